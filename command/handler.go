@@ -1,0 +1,271 @@
+// Package command runs domain commands against the event store: it loads
+// a project's stream, lets the aggregate decide, appends the resulting
+// events with optimistic concurrency and waits until the read models show
+// them.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/integrationplatform/onboarding/domain"
+	"github.com/integrationplatform/onboarding/eventstore"
+	"github.com/integrationplatform/onboarding/readmodel"
+)
+
+// MaxConflictRetries is how many times a command without an expected
+// version is retried after another writer changed the project first.
+const MaxConflictRetries = 5
+
+// idempotencyNamespace derives event and project ids from idempotency keys.
+var idempotencyNamespace = uuid.MustParse("6f1c1f0e-8a53-4c1e-9a55-1d5b2f0c7e21")
+
+// Request is one command with its context.
+type Request struct {
+	// ProjectID is empty for StartProject, which generates it.
+	ProjectID string
+	Command   domain.Command
+	// ExpectedVersion, when set, must equal the project's version.
+	ExpectedVersion *int
+	// IdempotencyKey makes a retried request return the first result and
+	// store nothing new.
+	IdempotencyKey string
+	Actor          eventstore.Actor
+	CorrelationID  string
+}
+
+// Result is the outcome of a handled request.
+type Result struct {
+	ProjectID string
+	Version   int
+	Position  eventstore.Position
+	// Events is the number of new events; zero for a no-op or a repeated
+	// idempotency key.
+	Events int
+}
+
+// ConflictError reports that the project's version did not match the
+// expected one.
+type ConflictError struct {
+	ProjectID string
+	Expected  int
+	Current   int
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("project %s is at version %d, not the expected version %d; reload the project and retry", e.ProjectID, e.Current, e.Expected)
+}
+
+// Handler runs commands. It is safe for concurrent use; commands on one
+// project run one at a time within a process.
+type Handler struct {
+	store  eventstore.Store
+	models *readmodel.Models
+	log    zerolog.Logger
+	now    func() time.Time
+
+	// mu guards locks.
+	mu    sync.Mutex
+	locks map[string]*projectLock
+}
+
+// projectLock serialises commands on one project and caches its state.
+type projectLock struct {
+	mu    sync.Mutex
+	users int
+	// state is the aggregate as of the last read; nil until loaded.
+	state *cachedProject
+}
+
+type cachedProject struct {
+	agg  *domain.Project
+	keys map[string]eventstore.Position
+	last eventstore.Position
+}
+
+// NewHandler returns a handler that appends to store and waits for models.
+func NewHandler(store eventstore.Store, models *readmodel.Models, log zerolog.Logger, now func() time.Time) *Handler {
+	if now == nil {
+		now = time.Now
+	}
+	return &Handler{store: store, models: models, log: log, now: now, locks: map[string]*projectLock{}}
+}
+
+// Execute runs the request and returns once the read models show its
+// effect. Errors are *domain.Error, *ConflictError, or store errors.
+func (h *Handler) Execute(ctx context.Context, req Request) (Result, error) {
+	if _, ok := req.Command.(domain.StartProject); ok {
+		if err := h.prepareStart(&req); err != nil {
+			return Result{}, err
+		}
+	}
+	if _, err := uuid.Parse(req.ProjectID); err != nil {
+		return Result{}, &domain.Error{Kind: domain.KindNotFound, Field: "projectId", Message: fmt.Sprintf("project %q does not exist; project ids are UUIDs", req.ProjectID)}
+	}
+	lock := h.lock(req.ProjectID)
+	defer h.unlock(req.ProjectID, lock)
+
+	res, err := h.executeLocked(ctx, lock, req)
+	if err != nil {
+		return res, err
+	}
+	if err := h.models.WaitFor(ctx, res.Position); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (h *Handler) prepareStart(req *Request) error {
+	start := req.Command.(domain.StartProject)
+	switch {
+	case req.IdempotencyKey != "":
+		req.ProjectID = uuid.NewSHA1(idempotencyNamespace, []byte("start/"+req.IdempotencyKey)).String()
+	case req.ProjectID == "":
+		req.ProjectID = uuid.NewString()
+	}
+	start.ProjectID = req.ProjectID
+	if start.PreviousProjectID != "" {
+		customer, ok := h.models.ProjectCustomer(start.PreviousProjectID)
+		if !ok {
+			return &domain.Error{Kind: domain.KindNotFound, Field: "previousProjectId", Message: fmt.Sprintf("previous project %q does not exist; pass the id of the customer's earlier project", start.PreviousProjectID)}
+		}
+		if customer != start.CustomerID {
+			return &domain.Error{Kind: domain.KindInvalid, Field: "previousProjectId", Message: fmt.Sprintf("previous project %q belongs to customer %q, not %q; an additional project links to the same customer's project", start.PreviousProjectID, customer, start.CustomerID)}
+		}
+	}
+	req.Command = start
+	return nil
+}
+
+func (h *Handler) lock(projectID string) *projectLock {
+	h.mu.Lock()
+	l, ok := h.locks[projectID]
+	if !ok {
+		l = &projectLock{}
+		h.locks[projectID] = l
+	}
+	l.users++
+	h.mu.Unlock()
+	l.mu.Lock()
+	return l
+}
+
+func (h *Handler) unlock(projectID string, l *projectLock) {
+	l.mu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l.users--
+	// NOTE: the cached state is dropped with the lock, so the cache only
+	// saves reads while commands on a project overlap or follow closely.
+	if l.users == 0 {
+		delete(h.locks, projectID)
+	}
+}
+
+func (h *Handler) executeLocked(ctx context.Context, lock *projectLock, req Request) (Result, error) {
+	for attempt := 0; ; attempt++ {
+		state, err := h.load(ctx, lock, req.ProjectID)
+		if err != nil {
+			return Result{}, err
+		}
+		res, err := h.decideAndAppend(ctx, state, req)
+		var conflict *eventstore.ConflictError
+		if !errors.As(err, &conflict) {
+			return res, err
+		}
+		lock.state = nil
+		if req.ExpectedVersion != nil {
+			current := 0
+			if conflict.Exists {
+				current = int(conflict.Current) + 1
+			}
+			return Result{}, &ConflictError{ProjectID: req.ProjectID, Expected: *req.ExpectedVersion, Current: current}
+		}
+		if attempt >= MaxConflictRetries {
+			return Result{}, fmt.Errorf("project %s: gave up after %d conflicting concurrent writes: %w", req.ProjectID, attempt+1, err)
+		}
+		h.log.Debug().Str("project_id", req.ProjectID).Int("attempt", attempt+1).Msg("append conflict, retrying")
+	}
+}
+
+// load brings the cached aggregate up to date with the stream.
+func (h *Handler) load(ctx context.Context, lock *projectLock, projectID string) (*cachedProject, error) {
+	if lock.state == nil {
+		lock.state = &cachedProject{agg: domain.NewProject(projectID), keys: map[string]eventstore.Position{}}
+	}
+	state := lock.state
+	records, err := h.store.ReadStream(ctx, eventstore.StreamName(projectID), uint64(state.agg.Version()), 0)
+	if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
+		lock.state = nil
+		return nil, fmt.Errorf("load project %s: %w", projectID, err)
+	}
+	for _, r := range records {
+		env, err := eventstore.Decode(r)
+		if err != nil {
+			lock.state = nil
+			return nil, fmt.Errorf("load project %s: %w", projectID, err)
+		}
+		state.agg.Apply(env.Event)
+		state.last = r.Position
+		if k := env.Metadata.IdempotencyKey; k != "" {
+			state.keys[k] = r.Position
+		}
+	}
+	return state, nil
+}
+
+func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req Request) (Result, error) {
+	agg := state.agg
+	res := Result{ProjectID: req.ProjectID, Version: agg.Version(), Position: state.last}
+	if pos, ok := state.keys[req.IdempotencyKey]; ok && req.IdempotencyKey != "" {
+		res.Position = pos
+		return res, nil
+	}
+	if req.ExpectedVersion != nil && *req.ExpectedVersion != agg.Version() {
+		return res, &ConflictError{ProjectID: req.ProjectID, Expected: *req.ExpectedVersion, Current: agg.Version()}
+	}
+	events, err := agg.Decide(req.Command)
+	if err != nil || len(events) == 0 {
+		return res, err
+	}
+
+	md := eventstore.Metadata{Actor: req.Actor, CorrelationID: req.CorrelationID, OccurredAt: h.now().UTC(), IdempotencyKey: req.IdempotencyKey}
+	data := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		id := uuid.NewString()
+		if req.IdempotencyKey != "" {
+			id = uuid.NewSHA1(idempotencyNamespace, fmt.Appendf(nil, "%s/%s/%d", req.ProjectID, req.IdempotencyKey, i)).String()
+		}
+		if data[i], err = eventstore.Encode(id, e, md); err != nil {
+			return res, err
+		}
+	}
+	expected := eventstore.NoStream()
+	if agg.Version() > 0 {
+		expected = eventstore.Exact(uint64(agg.Version() - 1))
+	}
+	appended, err := h.store.Append(ctx, eventstore.StreamName(req.ProjectID), expected, data...)
+	if err != nil {
+		return res, err
+	}
+	// The store may report an earlier append of the same event ids; reading
+	// the stream again on the next command catches up the cache either way.
+	if int(appended.Revision)+1 != agg.Version()+len(events) {
+		return Result{ProjectID: req.ProjectID, Version: int(appended.Revision) + 1, Position: appended.Position}, nil
+	}
+	for _, e := range events {
+		agg.Apply(e)
+	}
+	state.last = appended.Position
+	if req.IdempotencyKey != "" {
+		state.keys[req.IdempotencyKey] = appended.Position
+	}
+	h.log.Debug().Str("project_id", req.ProjectID).Str("command", domain.CommandName(req.Command)).Int("events", len(events)).Int("version", agg.Version()).Msg("command handled")
+	return Result{ProjectID: req.ProjectID, Version: agg.Version(), Position: appended.Position, Events: len(events)}, nil
+}

@@ -1,0 +1,118 @@
+package eventstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/integrationplatform/onboarding/domain"
+)
+
+// StreamPrefix starts the name of every project stream.
+const StreamPrefix = "project-"
+
+// StreamName returns the stream of a project.
+func StreamName(projectID string) string { return StreamPrefix + projectID }
+
+// ProjectIDOf returns the project id of a project stream name.
+func ProjectIDOf(stream string) (string, bool) {
+	return strings.CutPrefix(stream, StreamPrefix)
+}
+
+// Actor is who caused an event.
+type Actor struct {
+	UserID string `json:"userId"`
+	Role   string `json:"role,omitempty"`
+}
+
+// Metadata is the envelope stored with every event.
+type Metadata struct {
+	Actor         Actor  `json:"actor"`
+	CorrelationID string `json:"correlationId,omitempty"`
+	CausationID   string `json:"causationId,omitempty"`
+	SchemaVersion int    `json:"schemaVersion"`
+	// OccurredAt is when the command that caused the event was handled.
+	OccurredAt time.Time `json:"occurredAt"`
+	// IdempotencyKey is the key of the command that caused the event, if the
+	// client sent one.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+}
+
+// Envelope is a decoded stored event.
+type Envelope struct {
+	EventID    string
+	ProjectID  string
+	Revision   uint64
+	Position   Position
+	RecordedAt time.Time
+	Type       string
+	Event      domain.Event
+	Metadata   Metadata
+}
+
+// Upcaster turns the JSON of one schema version of an event type into the
+// next version.
+type Upcaster func(data json.RawMessage) (json.RawMessage, error)
+
+// upcasters maps an event type and a schema version to the function that
+// turns that version into the next one.
+var upcasters = map[string]map[int]Upcaster{}
+
+// Encode turns a domain event into an event to append.
+func Encode(id string, e domain.Event, md Metadata) (EventData, error) {
+	md.SchemaVersion = e.SchemaVersion()
+	data, err := json.Marshal(e)
+	if err != nil {
+		return EventData{}, fmt.Errorf("encode %s: %w", e.EventType(), err)
+	}
+	meta, err := json.Marshal(md)
+	if err != nil {
+		return EventData{}, fmt.Errorf("encode metadata of %s: %w", e.EventType(), err)
+	}
+	return EventData{ID: id, Type: e.EventType(), Data: data, Metadata: meta}, nil
+}
+
+// Decode turns a stored event into a domain event, upcasting older schema
+// versions to the current one.
+func Decode(r RecordedEvent) (Envelope, error) {
+	env := Envelope{EventID: r.ID, Revision: r.Revision, Position: r.Position, RecordedAt: r.RecordedAt, Type: r.Type}
+	env.ProjectID, _ = ProjectIDOf(r.StreamID)
+	if err := json.Unmarshal(r.Metadata, &env.Metadata); err != nil {
+		return env, fmt.Errorf("decode metadata of %s event %s in %s: %w", r.Type, r.ID, r.StreamID, err)
+	}
+	e, err := domain.NewEvent(r.Type)
+	if err != nil {
+		return env, fmt.Errorf("decode event %s in %s: %w", r.ID, r.StreamID, err)
+	}
+	data, err := upcast(r.Type, env.Metadata.SchemaVersion, e.SchemaVersion(), r.Data)
+	if err != nil {
+		return env, fmt.Errorf("upcast %s event %s in %s: %w", r.Type, r.ID, r.StreamID, err)
+	}
+	if err := json.Unmarshal(data, e); err != nil {
+		return env, fmt.Errorf("decode %s event %s in %s: %w", r.Type, r.ID, r.StreamID, err)
+	}
+	env.Event = e
+	env.Metadata.SchemaVersion = e.SchemaVersion()
+	return env, nil
+}
+
+func upcast(eventType string, from, to int, data []byte) ([]byte, error) {
+	if from == 0 {
+		from = 1
+	}
+	if from > to {
+		return nil, fmt.Errorf("schema version %d is newer than this program's version %d; upgrade the program", from, to)
+	}
+	for v := from; v < to; v++ {
+		up, ok := upcasters[eventType][v]
+		if !ok {
+			return nil, fmt.Errorf("no upcaster from schema version %d", v)
+		}
+		var err error
+		if data, err = up(data); err != nil {
+			return nil, fmt.Errorf("from schema version %d: %w", v, err)
+		}
+	}
+	return data, nil
+}

@@ -1,0 +1,45 @@
+package graph
+
+import (
+	"encoding/json"
+
+	"github.com/integrationplatform/onboarding/domain"
+	"github.com/integrationplatform/onboarding/eventstore"
+	"github.com/integrationplatform/onboarding/graph/model"
+	"github.com/integrationplatform/onboarding/readmodel"
+)
+
+// eventView turns a stored event into its API form. Secret answer values
+// are masked like in the project view.
+func eventView(env eventstore.Envelope) *model.ProjectEvent {
+	e := env.Event
+	if a, ok := e.(*domain.AnswerSubmitted); ok {
+		if q, found := domain.CurrentTemplate().Question(a.QuestionID); found && q.Kind == domain.KindSecret {
+			masked := *a
+			masked.Value = readmodel.MaskSecret(a.Value)
+			e = &masked
+		}
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		data = []byte("null")
+	}
+	actor := env.Metadata.Actor
+	view := &model.ProjectEvent{
+		ID:            env.EventID,
+		ProjectID:     env.ProjectID,
+		Type:          env.Type,
+		SchemaVersion: env.Metadata.SchemaVersion,
+		StreamVersion: int(env.Revision),
+		Position:      env.Position.Cursor(),
+		OccurredAt:    env.Metadata.OccurredAt,
+		RecordedAt:    env.RecordedAt,
+		Actor:         &actor,
+		Data:          string(data),
+	}
+	if env.Metadata.CorrelationID != "" {
+		id := env.Metadata.CorrelationID
+		view.CorrelationID = &id
+	}
+	return view
+}

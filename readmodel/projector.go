@@ -1,0 +1,124 @@
+package readmodel
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/integrationplatform/onboarding/eventstore"
+)
+
+// CatchUpBatch is the number of events the projector reads at a time while
+// it catches up with the log.
+const CatchUpBatch = 4096
+
+// Projector follows the event store from the read models' position and
+// applies every project event to them.
+type Projector struct {
+	store  eventstore.Store
+	models *Models
+	log    zerolog.Logger
+
+	caughtUp chan struct{}
+	ready    atomic.Bool
+	failures atomic.Int64
+}
+
+// NewProjector returns a projector that feeds models from store.
+func NewProjector(store eventstore.Store, models *Models, log zerolog.Logger) *Projector {
+	return &Projector{store: store, models: models, log: log, caughtUp: make(chan struct{})}
+}
+
+// CaughtUp is closed once the projector has applied every event that was
+// stored when it started.
+func (p *Projector) CaughtUp() <-chan struct{} { return p.caughtUp }
+
+// Ready reports whether the projector has caught up.
+func (p *Projector) Ready() bool { return p.ready.Load() }
+
+// Failures returns the number of events that could not be applied.
+func (p *Projector) Failures() int64 { return p.failures.Load() }
+
+// Run catches up with the log and then follows it until ctx ends. A
+// dropped subscription is resumed from the last applied position with
+// capped exponential backoff.
+func (p *Projector) Run(ctx context.Context) error {
+	filter := eventstore.Filter{StreamPrefix: eventstore.StreamPrefix}
+	started := time.Now()
+	count, err := p.catchUp(ctx, filter)
+	if err != nil {
+		return err
+	}
+	p.log.Info().Int("events", count).Dur("took", time.Since(started)).Str("position", p.models.Position().String()).Msg("read models rebuilt")
+	p.ready.Store(true)
+	close(p.caughtUp)
+
+	backoff := 100 * time.Millisecond
+	for {
+		err := p.follow(ctx, filter)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, eventstore.ErrClosed) {
+			p.log.Info().Msg("projector stopped: event store closed")
+			return nil
+		}
+		p.log.Warn().Err(err).Dur("retry_in", backoff).Str("position", p.models.Position().String()).Msg("projector subscription dropped")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (p *Projector) catchUp(ctx context.Context, filter eventstore.Filter) (int, error) {
+	count := 0
+	for {
+		events, err := p.store.ReadAll(ctx, p.models.Position(), CatchUpBatch, filter)
+		if err != nil {
+			return count, err
+		}
+		for _, r := range events {
+			p.apply(r)
+		}
+		count += len(events)
+		if len(events) < CatchUpBatch {
+			return count, nil
+		}
+	}
+}
+
+func (p *Projector) follow(ctx context.Context, filter eventstore.Filter) error {
+	sub, err := p.store.SubscribeAll(ctx, p.models.Position(), filter)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for {
+		r, err := sub.Next(ctx)
+		if err != nil {
+			return err
+		}
+		p.apply(r)
+	}
+}
+
+// apply decodes and applies one event. An event that cannot be decoded or
+// applied is logged and skipped, so one bad event does not stop every read
+// model; Failures counts them.
+func (p *Projector) apply(r eventstore.RecordedEvent) {
+	env, err := eventstore.Decode(r)
+	if err == nil {
+		err = p.models.Apply(env)
+	}
+	if err != nil {
+		p.failures.Add(1)
+		p.models.Skip(r.Position)
+		p.log.Error().Err(err).Str("stream", r.StreamID).Uint64("revision", r.Revision).Str("event_type", r.Type).Str("event_id", r.ID).Msg("event skipped by projector")
+	}
+}
