@@ -1,0 +1,115 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/integrationplatform/onboarding/server"
+)
+
+// Config is the configuration of the serve command. Every field has a flag
+// and an environment variable; a flag wins over the variable.
+type Config struct {
+	Addr            string
+	DataDir         string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	Server          server.Config
+}
+
+// DefaultConfig returns the configuration of a run without flags.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "data",
+		LogLevel:        "info",
+		LogFormat:       "auto",
+		ShutdownTimeout: 15 * time.Second,
+		Server:          server.DefaultConfig(),
+	}
+}
+
+// envPrefix starts every environment variable the program reads.
+const envPrefix = "ONBOARDING_"
+
+// parseServeFlags reads the serve command's configuration from args and
+// the environment.
+func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var origins string
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address, host:port (env ONBOARDING_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded event store, created if missing (env ONBOARDING_DATA_DIR)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error (env ONBOARDING_LOG_LEVEL)")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json, console, or auto for console on a terminal and json otherwise (env ONBOARDING_LOG_FORMAT)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "time running requests get to finish on SIGINT or SIGTERM (env ONBOARDING_SHUTDOWN_TIMEOUT)")
+	fs.Int64Var(&cfg.Server.MaxBodyBytes, "max-body-bytes", cfg.Server.MaxBodyBytes, "largest request body accepted, in bytes (env ONBOARDING_MAX_BODY_BYTES)")
+	fs.IntVar(&cfg.Server.MaxComplexity, "max-complexity", cfg.Server.MaxComplexity, "largest query complexity accepted, one per field (env ONBOARDING_MAX_COMPLEXITY)")
+	fs.IntVar(&cfg.Server.MaxDepth, "max-depth", cfg.Server.MaxDepth, "deepest nesting of fields accepted (env ONBOARDING_MAX_DEPTH)")
+	fs.BoolVar(&cfg.Server.Introspection, "introspection", cfg.Server.Introspection, "answer schema introspection queries (env ONBOARDING_INTROSPECTION)")
+	fs.IntVar(&cfg.Server.QueryCacheSize, "query-cache-size", cfg.Server.QueryCacheSize, "number of parsed queries kept in memory (env ONBOARDING_QUERY_CACHE_SIZE)")
+	fs.DurationVar(&cfg.Server.KeepAlive, "keepalive", cfg.Server.KeepAlive, "interval of WebSocket keepalive pings (env ONBOARDING_KEEPALIVE)")
+	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser origin hosts allowed for CORS and WebSocket, such as app.example.com or *.example.com (env ONBOARDING_ALLOWED_ORIGINS)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: onboarding serve [flags]\n\nServes the GraphQL API on the embedded event store.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+
+	if err := applyEnv(fs, getenv); err != nil {
+		return cfg, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q; serve takes flags only", fs.Arg(0))
+	}
+	if origins != "" {
+		cfg.Server.AllowedOrigins = strings.Split(origins, ",")
+	}
+	return cfg, cfg.validate()
+}
+
+// applyEnv sets each flag from its ONBOARDING_ variable, if set.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := getenv(name)
+		if v == "" || err != nil {
+			return
+		}
+		if setErr := fs.Set(f.Name, v); setErr != nil {
+			err = fmt.Errorf("environment variable %s=%q is invalid: %w", name, v, setErr)
+		}
+	})
+	return err
+}
+
+func (c Config) validate() error {
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log level %q is unknown; use debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "console", "auto":
+	default:
+		return fmt.Errorf("log format %q is unknown; use json, console or auto", c.LogFormat)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("data directory is empty; set --data-dir to a directory path")
+	}
+	if c.Server.MaxBodyBytes < 1024 {
+		return fmt.Errorf("max body bytes %d is too small; use at least 1024", c.Server.MaxBodyBytes)
+	}
+	if c.Server.MaxDepth < 2 || c.Server.MaxComplexity < 10 {
+		return fmt.Errorf("max depth %d or max complexity %d is too small; use at least 2 and 10", c.Server.MaxDepth, c.Server.MaxComplexity)
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+// Command onboarding serves the onboarding projects GraphQL API and plays
+// example runs against it.
+//
+// Usage:
+//
+//	onboarding [serve] [flags]      serve the API (the default)
+//	onboarding play [flags] FILE    play a GraphQL example run against a server
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"github.com/integrationplatform/onboarding/command"
+	"github.com/integrationplatform/onboarding/eventstore"
+	"github.com/integrationplatform/onboarding/eventstore/embedded"
+	"github.com/integrationplatform/onboarding/graph"
+	"github.com/integrationplatform/onboarding/readmodel"
+	"github.com/integrationplatform/onboarding/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	name := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		name, args = args[0], args[1:]
+	}
+	var err error
+	switch name {
+	case "serve":
+		err = serve(ctx, args, getenv, stderr)
+	case "play":
+		err = play(ctx, args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", name, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "onboarding %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+const usage = `Usage:
+  onboarding [serve] [flags]     serve the GraphQL API on the embedded event store
+  onboarding play [flags] FILE   play the GraphQL operations of FILE against a server
+  onboarding help                print this text
+
+Run "onboarding serve -h" or "onboarding play -h" for the flags of each.
+`
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseServeFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	m := NewMain(cfg, newLogger(cfg, stderr))
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	m.log.Info().Msg("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return m.Close(shutdownCtx)
+}
+
+func newLogger(cfg Config, w io.Writer) zerolog.Logger {
+	level, _ := zerolog.ParseLevel(cfg.LogLevel)
+	console := cfg.LogFormat == "console"
+	if f, ok := w.(*os.File); ok && cfg.LogFormat == "auto" {
+		console = isatty.IsTerminal(f.Fd())
+	}
+	if console {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// Main is the running program: store, read models, command handler and
+// server. End-to-end tests use it as the binary does.
+type Main struct {
+	Config Config
+
+	log       zerolog.Logger
+	store     eventstore.Store
+	models    *readmodel.Models
+	projector *readmodel.Projector
+	server    *server.Server
+
+	stopProjector context.CancelFunc
+	projectorDone chan error
+}
+
+// NewMain returns a program with cfg that logs to log.
+func NewMain(cfg Config, log zerolog.Logger) *Main {
+	return &Main{Config: cfg, log: log}
+}
+
+// Open opens the store, rebuilds the read models from the log and starts
+// serving.
+func (m *Main) Open(ctx context.Context) error {
+	store, err := embedded.Open(m.Config.DataDir, embedded.Options{})
+	if err != nil {
+		return err
+	}
+	m.store = store
+	m.log.Info().Str("data_dir", m.Config.DataDir).Msg("embedded event store opened")
+
+	m.models = readmodel.NewModels()
+	m.projector = readmodel.NewProjector(store, m.models, m.log)
+	projectorCtx, stop := context.WithCancel(context.Background())
+	m.stopProjector = stop
+	m.projectorDone = make(chan error, 1)
+	go func() { m.projectorDone <- m.projector.Run(projectorCtx) }()
+
+	select {
+	case <-m.projector.CaughtUp():
+	case err := <-m.projectorDone:
+		m.projectorDone <- err
+		_ = m.close(context.Background())
+		return fmt.Errorf("rebuild read models: %w", err)
+	case <-ctx.Done():
+		_ = m.close(context.Background())
+		return ctx.Err()
+	}
+
+	resolver := &graph.Resolver{
+		Commands: command.NewHandler(store, m.models, m.log, time.Now),
+		Models:   m.models,
+		Log:      m.log,
+	}
+	m.server = server.New(m.Config.Server, resolver, m.projector.Ready, m.models.Feed().Close, m.log)
+	if err := m.server.Listen(m.Config.Addr); err != nil {
+		_ = m.close(context.Background())
+		return err
+	}
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (m *Main) Addr() string { return m.server.Addr() }
+
+// Close shuts the server down gracefully, stops the projector and closes
+// the store.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	if m.server != nil {
+		errs = append(errs, m.server.Shutdown(ctx))
+	}
+	errs = append(errs, m.close(ctx))
+	err := errors.Join(errs...)
+	if err != nil {
+		m.log.Error().Err(err).Msg("shutdown failed")
+		return err
+	}
+	m.log.Info().Msg("stopped")
+	return nil
+}
+
+func (m *Main) close(ctx context.Context) error {
+	var errs []error
+	if m.stopProjector != nil {
+		m.stopProjector()
+		select {
+		case err := <-m.projectorDone:
+			errs = append(errs, err)
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("projector did not stop: %w", ctx.Err()))
+		}
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	return errors.Join(errs...)
+}

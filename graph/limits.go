@@ -1,0 +1,76 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// CodeDepthLimit is the error code of a query nested deeper than allowed.
+const CodeDepthLimit = "DEPTH_LIMIT_EXCEEDED"
+
+// DepthLimit rejects operations whose selections nest deeper than Max
+// levels. Fragments count at the depth where they are spread.
+type DepthLimit struct {
+	Max int
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = DepthLimit{}
+
+// ExtensionName returns the extension's name.
+func (DepthLimit) ExtensionName() string { return "DepthLimit" }
+
+// Validate checks the configuration.
+func (d DepthLimit) Validate(graphql.ExecutableSchema) error {
+	if d.Max < 1 {
+		return fmt.Errorf("depth limit %d must be at least 1", d.Max)
+	}
+	return nil
+}
+
+// MutateOperationContext rejects the operation when it is too deep.
+func (d DepthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, d.Max+1); depth > d.Max {
+		err := gqlerror.Errorf("operation nests more than %d levels of fields; split it into smaller queries", d.Max)
+		err.Extensions = map[string]any{"code": CodeDepthLimit, "maxDepth": d.Max}
+		return err
+	}
+	return nil
+}
+
+// selectionDepth returns the depth of set, counting no further than stop
+// so that cyclic fragments cannot loop.
+func selectionDepth(set ast.SelectionSet, stop int) int {
+	if stop <= 0 {
+		return 0
+	}
+	deepest := 0
+	for _, sel := range set {
+		depth := 0
+		switch s := sel.(type) {
+		case *ast.Field:
+			if len(s.SelectionSet) == 0 {
+				depth = 1
+			} else {
+				depth = 1 + selectionDepth(s.SelectionSet, stop-1)
+			}
+		case *ast.InlineFragment:
+			depth = selectionDepth(s.SelectionSet, stop)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				depth = selectionDepth(s.Definition.SelectionSet, stop)
+			}
+		}
+		deepest = max(deepest, depth)
+	}
+	return deepest
+}

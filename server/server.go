@@ -1,0 +1,200 @@
+// Package server serves the GraphQL API over HTTP, WebSocket and
+// Server-Sent Events, with health endpoints, an access log and graceful
+// shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/integrationplatform/onboarding/graph"
+	"github.com/integrationplatform/onboarding/graph/generated"
+)
+
+// Config sets the server's limits and behaviour. Zero values take the
+// defaults of DefaultConfig.
+type Config struct {
+	// MaxBodyBytes is the largest request body accepted.
+	MaxBodyBytes int64
+	// MaxComplexity is the largest query complexity accepted, where each
+	// field counts one.
+	MaxComplexity int
+	// MaxDepth is the deepest nesting of fields accepted.
+	MaxDepth int
+	// Introspection enables the schema introspection queries.
+	Introspection bool
+	// QueryCacheSize is the number of parsed queries kept.
+	QueryCacheSize int
+	// KeepAlive is the interval of WebSocket keepalive messages.
+	KeepAlive time.Duration
+	// AllowedOrigins are host patterns (as path.Match takes them) of browser
+	// origins allowed for CORS and WebSocket, beyond the server's own host.
+	AllowedOrigins []string
+}
+
+// DefaultConfig returns the default limits.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:   1 << 20,
+		MaxComplexity:  5000,
+		MaxDepth:       12,
+		Introspection:  true,
+		QueryCacheSize: 1000,
+		KeepAlive:      10 * time.Second,
+	}
+}
+
+// Ready reports whether the server can answer with current data.
+type Ready func() bool
+
+// Server is the HTTP server of the API.
+type Server struct {
+	http      *http.Server
+	log       zerolog.Logger
+	stopBase  context.CancelFunc
+	listener  net.Listener
+	onStop    func()
+	stopped   chan struct{}
+	serveDone chan error
+}
+
+// New returns a server for resolver. onStop runs first during Shutdown; it
+// should end the subscriptions.
+func New(cfg Config, resolver *graph.Resolver, ready Ready, onStop func(), log zerolog.Logger) *Server {
+	baseCtx, stopBase := context.WithCancel(context.Background())
+	s := &Server{log: log, stopBase: stopBase, onStop: onStop, stopped: make(chan struct{}), serveDone: make(chan error, 1)}
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", newGraphQLHandler(cfg, resolver, log))
+	mux.Handle("GET /{$}", playground.Handler("Onboarding API", "/graphql"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusOK, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready() {
+			writeText(w, http.StatusServiceUnavailable, "not ready: read models are catching up with the event store\n")
+			return
+		}
+		writeText(w, http.StatusOK, "ready\n")
+	})
+
+	var h http.Handler = mux
+	h = limitBody(h, cfg.MaxBodyBytes)
+	h = cors(h, cfg.AllowedOrigins)
+	h = recoverPanics(h, log)
+	h = accessLog(h, log)
+	h = requestInfo(h)
+	s.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          nil,
+	}
+	return s
+}
+
+func newGraphQLHandler(cfg Config, resolver *graph.Resolver, log zerolog.Logger) http.Handler {
+	defaults := DefaultConfig()
+	if cfg.MaxComplexity <= 0 {
+		cfg.MaxComplexity = defaults.MaxComplexity
+	}
+	if cfg.MaxDepth <= 0 {
+		cfg.MaxDepth = defaults.MaxDepth
+	}
+	if cfg.QueryCacheSize <= 0 {
+		cfg.QueryCacheSize = defaults.QueryCacheSize
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = defaults.KeepAlive
+	}
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver}))
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.AllowedOrigins},
+		},
+		KeepAlivePingInterval: cfg.KeepAlive,
+		PingPongInterval:      cfg.KeepAlive,
+		InitTimeout:           10 * time.Second,
+		ErrorFunc: func(ctx context.Context, err error) {
+			log.Info().Err(err).Str("request_id", graph.RequestInfoFrom(ctx).RequestID).Msg("websocket closed with error")
+		},
+	})
+	srv.AddTransport(transport.SSE{})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.QueryCacheSize)})
+	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	srv.Use(graph.DepthLimit{Max: cfg.MaxDepth})
+	srv.SetErrorPresenter(graph.ErrorPresenter(log))
+	srv.SetRecoverFunc(graph.Recover(log))
+	return srv
+}
+
+func writeText(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// Listen binds addr and starts serving in the background.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.listener = ln
+	go func() {
+		err := s.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.serveDone <- err
+	}()
+	s.log.Info().Str("addr", ln.Addr().String()).Msg("server listening")
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string {
+	if s.listener == nil {
+		return ""
+	}
+	return s.listener.Addr().String()
+}
+
+// Shutdown stops accepting connections, ends every subscription, waits for
+// running requests until ctx ends, and then closes WebSocket connections.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.onStop != nil {
+		s.onStop()
+	}
+	err := s.http.Shutdown(ctx)
+	s.stopBase()
+	if err != nil {
+		_ = s.http.Close()
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	if s.listener != nil {
+		return <-s.serveDone
+	}
+	return nil
+}
