@@ -15,8 +15,6 @@ type Change struct {
 	// Project is the view after the event; nil when no subscriber of the
 	// project asked for views.
 	Project *Project
-
-	state *projectState
 }
 
 // ErrSubscriberTooSlow ends a subscription whose buffer overflowed.
@@ -146,7 +144,7 @@ func (f *Feed) SubscribeDashboard() *DashboardSubscription {
 }
 
 // wantsView reports whether a subscriber of the project needs views.
-// The caller holds the models' lock, never the feed's.
+// Callers hold the models' lock: the lock order is models, then feed.
 func (f *Feed) wantsView(projectID string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -42,41 +42,35 @@ func (m *Models) Feed() *Feed { return m.feed }
 
 // Apply adds one decoded event to the read models and publishes the change.
 // An event at or before the current position is ignored, so delivering an
-// event twice is harmless.
+// event twice is harmless. The change is published before the position
+// advances, so a client that subscribes after its mutation returned never
+// receives the mutation's own events.
 func (m *Models) Apply(env eventstore.Envelope) error {
-	change, err := m.applyLocked(env)
-	if err != nil || change == nil {
-		return err
-	}
-	m.feed.publish(change)
-	return nil
-}
-
-func (m *Models) applyLocked(env eventstore.Envelope) (*Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.position.Less(env.Position) && m.position != eventstore.Start {
-		return nil, nil
+		return nil
 	}
 	defer m.advanceLocked(env.Position)
 
 	s, ok := m.projects[env.ProjectID]
 	if !ok {
 		if _, start := env.Event.(*domain.ProjectStarted); !start {
-			return nil, fmt.Errorf("project %s: first event %s is %s, not %s", env.ProjectID, env.EventID, env.Type, domain.TypeProjectStarted)
+			return fmt.Errorf("project %s: first event %s is %s, not %s", env.ProjectID, env.EventID, env.Type, domain.TypeProjectStarted)
 		}
 		s = newProjectState(env.ProjectID, len(m.order))
 		m.projects[env.ProjectID] = s
 		m.order = append(m.order, s)
 	}
 	if err := s.apply(env); err != nil {
-		return nil, err
+		return err
 	}
-	change := &Change{Envelope: env, state: s}
+	change := &Change{Envelope: env}
 	if m.feed.wantsView(env.ProjectID) {
 		change.Project = s.view()
 	}
-	return change, nil
+	m.feed.publish(change)
+	return nil
 }
 
 // Skip advances the position past an event that could not be applied, so

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+)
+
+// wsMessage is a message of either GraphQL WebSocket protocol.
+type wsMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+type wsClient struct {
+	conn     *websocket.Conn
+	protocol string
+}
+
+// dialWS opens a WebSocket with the given subprotocol and completes the
+// connection_init handshake.
+func dialWS(t *testing.T, ctx context.Context, s *testServer, protocol string) *wsClient {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(s.URL, "http")
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{protocol}})
+	if err != nil {
+		t.Fatalf("dial %s with %s: %v", url, protocol, err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	if conn.Subprotocol() != protocol {
+		t.Fatalf("server chose subprotocol %q, want %q", conn.Subprotocol(), protocol)
+	}
+	c := &wsClient{conn: conn, protocol: protocol}
+	c.send(t, ctx, wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)})
+	if msg := c.read(t, ctx); msg.Type != "connection_ack" {
+		t.Fatalf("first message %+v, want connection_ack", msg)
+	}
+	return c
+}
+
+func (c *wsClient) send(t *testing.T, ctx context.Context, msg wsMessage) {
+	t.Helper()
+	if err := wsjson.Write(ctx, c.conn, msg); err != nil {
+		t.Fatalf("send %s: %v", msg.Type, err)
+	}
+}
+
+// read returns the next message that is not a keepalive, answering pings.
+func (c *wsClient) read(t *testing.T, ctx context.Context) wsMessage {
+	t.Helper()
+	for {
+		var msg wsMessage
+		if err := wsjson.Read(ctx, c.conn, &msg); err != nil {
+			t.Fatalf("read from %s socket: %v", c.protocol, err)
+		}
+		switch msg.Type {
+		case "ka", "pong":
+			continue
+		case "ping":
+			c.send(t, ctx, wsMessage{Type: "pong"})
+			continue
+		}
+		return msg
+	}
+}
+
+func (c *wsClient) subscribe(t *testing.T, ctx context.Context, id, query string, vars map[string]any) {
+	t.Helper()
+	payload, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	kind := "subscribe"
+	if c.protocol == "graphql-ws" {
+		kind = "start"
+	}
+	c.send(t, ctx, wsMessage{ID: id, Type: kind, Payload: payload})
+}
+
+// nextOf returns the data of the next result of subscription id, skipping
+// results of other subscriptions.
+func (c *wsClient) nextOf(t *testing.T, ctx context.Context, id string) json.RawMessage {
+	t.Helper()
+	for {
+		msg := c.read(t, ctx)
+		if msg.ID == id {
+			return c.result(t, msg, id)
+		}
+	}
+}
+
+// next returns the data of the next message, which must be a result of
+// subscription id.
+func (c *wsClient) next(t *testing.T, ctx context.Context, id string) json.RawMessage {
+	t.Helper()
+	return c.result(t, c.read(t, ctx), id)
+}
+
+func (c *wsClient) result(t *testing.T, msg wsMessage, id string) json.RawMessage {
+	t.Helper()
+	want := "next"
+	if c.protocol == "graphql-ws" {
+		want = "data"
+	}
+	if msg.Type != want || msg.ID != id {
+		t.Fatalf("message %s %s %s, want %s for %s", msg.Type, msg.ID, msg.Payload, want, id)
+	}
+	var result struct {
+		Data   json.RawMessage
+		Errors []gqlError
+	}
+	if err := json.Unmarshal(msg.Payload, &result); err != nil || len(result.Errors) > 0 {
+		t.Fatalf("result %s: %v %+v", msg.Payload, err, result.Errors)
+	}
+	return result.Data
+}
+
+const projectChangedSubscription = `subscription($id: ID!) {
+  projectChanged(id: $id) { project { id version loggedHours } event { type streamVersion position actor { userId } data } }
+}`
+
+type projectChange struct {
+	ProjectChanged struct {
+		Project struct {
+			ID          string
+			Version     int
+			LoggedHours float64
+		}
+		Event struct {
+			Type          string
+			StreamVersion int
+			Position      string
+			Data          string
+		}
+	}
+}
+
+func TestProjectChangedOverWebSocket(t *testing.T) {
+	for _, protocol := range []string{"graphql-transport-ws", "graphql-ws"} {
+		t.Run(protocol, func(t *testing.T) {
+			s := startServer(t, t.TempDir())
+			id := s.startProject(t, "acme")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+
+			c := dialWS(t, ctx, s, protocol)
+			c.subscribe(t, ctx, "1", projectChangedSubscription, map[string]any{"id": id})
+			c.subscribe(t, ctx, "2", `subscription { dashboardChanged { totalProjects loggedHours } }`, nil)
+			// The dashboard subscription starts with the current dashboard.
+			var dash struct{ DashboardChanged struct{ TotalProjects int } }
+			if err := json.Unmarshal(c.next(t, ctx, "2"), &dash); err != nil || dash.DashboardChanged.TotalProjects != 1 {
+				t.Fatalf("first dashboard %+v (%v), want 1 project", dash, err)
+			}
+
+			for i := 1; i <= 3; i++ {
+				s.must(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 1.5, description: "work"}) { project { version } } }`,
+					map[string]any{"id": id}, "", nil)
+				var change projectChange
+				data := c.nextOf(t, ctx, "1")
+				if err := json.Unmarshal(data, &change); err != nil {
+					t.Fatal(err)
+				}
+				got := change.ProjectChanged
+				if got.Event.Type != "TimeLogged" || got.Event.StreamVersion != i || got.Project.Version != i+1 || got.Project.LoggedHours != 1.5*float64(i) {
+					t.Errorf("change %d = %+v, want TimeLogged at stream version %d", i, got, i)
+				}
+				if got.Event.Position == "" || !strings.Contains(got.Event.Data, `"hours":1.5`) {
+					t.Errorf("event position %q data %q, want a cursor and the hours", got.Event.Position, got.Event.Data)
+				}
+			}
+		})
+	}
+}
+
+func TestSubscriptionEndsOnShutdown(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	id := s.startProject(t, "acme")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := dialWS(t, ctx, s, "graphql-transport-ws")
+	c.subscribe(t, ctx, "1", projectChangedSubscription, map[string]any{"id": id})
+	// A mutation proves the subscription is live before the shutdown.
+	s.must(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 1, description: "work"}) { project { version } } }`, map[string]any{"id": id}, "", nil)
+	c.next(t, ctx, "1")
+
+	s.stop(t)
+	if msg := c.read(t, ctx); msg.Type != "complete" || msg.ID != "1" {
+		t.Errorf("message after shutdown = %+v, want complete for 1", msg)
+	}
+}
+
+func TestProjectEventsOverSSE(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	first := s.startProject(t, "acme")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	body, _ := json.Marshal(map[string]any{"query": `subscription { projectEvents { projectId type streamVersion } }`})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("Content-Type = %q, want text/event-stream", ct)
+	}
+	events := make(chan string, 16)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && data != "" {
+				events <- data
+			}
+		}
+	}()
+
+	second := s.startProject(t, "globex")
+	s.must(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 1, description: "work"}) { project { version } } }`, map[string]any{"id": first}, "", nil)
+
+	want := []string{second + " ProjectStarted 0", first + " TimeLogged 1"}
+	for _, w := range want {
+		select {
+		case data := <-events:
+			var msg struct {
+				Data struct {
+					ProjectEvents struct {
+						ProjectID, Type string
+						StreamVersion   int
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(data), &msg); err != nil {
+				t.Fatalf("decode SSE data %q: %v", data, err)
+			}
+			e := msg.Data.ProjectEvents
+			if got := e.ProjectID + " " + e.Type + " " + itoa(e.StreamVersion); got != w {
+				t.Errorf("SSE event = %q, want %q", got, w)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no SSE event %q before timeout", w)
+		}
+	}
+}
+
+func itoa(i int) string { return jsonString(i) }
