@@ -1,8 +1,7 @@
 package domain
 
 import (
-	"math"
-	"strconv"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -75,10 +74,28 @@ func normalizeSystem(q *Question, v string, systems []System) (string, error) {
 	return "", invalid("value", "answer %q to question %q is not a connected system of this project; send one of %s", v, q.ID, strings.Join(names, ", "))
 }
 
+// decimalPattern matches a decimal number with a point or a comma (the
+// Swedish decimal separator) and no exponent.
+var decimalPattern = regexp.MustCompile(`^([+-]?)([0-9]+)(?:[.,]([0-9]+))?$`)
+
+// normalizeNumber returns the canonical form of a decimal number: no plus
+// sign, no leading zeros, a point as separator and no trailing zeros after
+// it. It works on the digits, so no value loses precision.
 func normalizeNumber(q *Question, v string) (string, error) {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return "", invalid("value", "answer %q to question %q is not a number; send a decimal number such as 3001 or 12.5", v, q.ID)
+	m := decimalPattern.FindStringSubmatch(v)
+	if m == nil {
+		return "", invalid("value", "answer %q to question %q is not a decimal number; send digits with an optional point, such as 3001 or 12.5", v, q.ID)
 	}
-	return strconv.FormatFloat(f, 'f', -1, 64), nil
+	whole := strings.TrimLeft(m[2], "0")
+	if whole == "" {
+		whole = "0"
+	}
+	n := whole
+	if frac := strings.TrimRight(m[3], "0"); frac != "" {
+		n += "." + frac
+	}
+	if m[1] == "-" && n != "0" {
+		n = "-" + n
+	}
+	return n, nil
 }

@@ -182,7 +182,10 @@ func (p *Project) startProject(c StartProject) ([]Event, error) {
 	if p.Started() {
 		return nil, violation(RuleProjectAlreadyExist, nil, "project %q already exists", p.id)
 	}
-	e := &ProjectStarted{ProjectID: c.ProjectID, TemplateVersion: CurrentTemplateVersion, UsesSettlement: c.UsesSettlement, PreviousProjectID: c.PreviousProjectID}
+	if c.ProjectID != p.id {
+		return nil, invalid("projectId", "project id %q of the command does not match the project %q it was sent to", c.ProjectID, p.id)
+	}
+	e := &ProjectStarted{ProjectID: p.id, TemplateVersion: CurrentTemplateVersion, UsesSettlement: c.UsesSettlement, PreviousProjectID: c.PreviousProjectID}
 	var err error
 	if e.CustomerID, err = requireText("customerId", c.CustomerID, MaxNameLength); err != nil {
 		return nil, err
@@ -200,7 +203,19 @@ func (p *Project) startProject(c StartProject) ([]Event, error) {
 	if e.Systems, err = newSystems(c.Systems); err != nil {
 		return nil, err
 	}
+	if e.UsesSettlement && !hasCategory(e.Systems, CategoryPayment) {
+		return nil, invalid("usesSettlement", "a settlement project needs at least one payment provider among its systems; add one, such as KLARNA, or set usesSettlement to false")
+	}
 	return []Event{e}, nil
+}
+
+func hasCategory(systems []System, category SystemCategory) bool {
+	for _, s := range systems {
+		if s.Category() == category {
+			return true
+		}
+	}
+	return false
 }
 
 func newSystems(inputs []SystemInput) ([]System, error) {
@@ -263,7 +278,7 @@ func (p *Project) submitAnswer(c SubmitAnswer) ([]Event, error) {
 		return nil, err
 	}
 	if current, ok := p.answers[AnswerKey{q.ID, c.SystemID}]; ok && current == value {
-		return nil, nil
+		return []Event{}, nil
 	}
 	return []Event{&AnswerSubmitted{QuestionID: q.ID, SystemID: c.SystemID, Value: value}}, nil
 }
@@ -285,10 +300,21 @@ func (p *Project) checkSystem(q *Question, systemID string) error {
 		}
 		ids = append(ids, sys.ID)
 	}
+	if len(ids) == 0 {
+		return invalid("systemId", "question %q is asked per system of category %v, and this project connects none", q.ID, q.SystemCategories)
+	}
 	return invalid("systemId", "question %q is asked once per system; systemId %q is not one of %s", q.ID, systemID, strings.Join(ids, ", "))
 }
 
 func (p *Project) addContact(c AddContact) ([]Event, error) {
+	if strings.TrimSpace(c.ContactID) == "" {
+		return nil, invalid("contactId", "contact id is empty; generate a unique id for each contact")
+	}
+	for _, existing := range p.contacts {
+		if existing.ID == c.ContactID {
+			return nil, invalid("contactId", "contact id %q is already used on project %q; generate a new id", c.ContactID, p.id)
+		}
+	}
 	e := &ContactAdded{ContactID: c.ContactID}
 	var err error
 	if e.Name, err = requireText("name", c.Name, MaxNameLength); err != nil {

@@ -76,5 +76,4 @@ const (
 	RuleProjectIncomplete   = "PROJECT_INCOMPLETE"
 	RuleWaitingState        = "WAITING_STATE"
 	RuleProjectAlreadyExist = "PROJECT_EXISTS"
-	RuleContactRequired     = "CONTACT_REQUIRED"
 )

@@ -108,31 +108,31 @@ type ProjectCancelled struct {
 	Reason string `json:"reason"`
 }
 
-func (ProjectStarted) EventType() string          { return TypeProjectStarted }
-func (AnswerSubmitted) EventType() string         { return TypeAnswerSubmitted }
-func (ContactAdded) EventType() string            { return TypeContactAdded }
-func (ContactRemoved) EventType() string          { return TypeContactRemoved }
-func (StepCompleted) EventType() string           { return TypeStepCompleted }
-func (StepReopened) EventType() string            { return TypeStepReopened }
-func (TestResultRecorded) EventType() string      { return TypeTestResultRecorded }
-func (TimeLogged) EventType() string              { return TypeTimeLogged }
-func (WaitingOnCustomerMarked) EventType() string { return TypeWaitingOnCustomerMarked }
-func (WorkResumed) EventType() string             { return TypeWorkResumed }
-func (ProjectCompleted) EventType() string        { return TypeProjectCompleted }
-func (ProjectCancelled) EventType() string        { return TypeProjectCancelled }
+func (*ProjectStarted) EventType() string          { return TypeProjectStarted }
+func (*AnswerSubmitted) EventType() string         { return TypeAnswerSubmitted }
+func (*ContactAdded) EventType() string            { return TypeContactAdded }
+func (*ContactRemoved) EventType() string          { return TypeContactRemoved }
+func (*StepCompleted) EventType() string           { return TypeStepCompleted }
+func (*StepReopened) EventType() string            { return TypeStepReopened }
+func (*TestResultRecorded) EventType() string      { return TypeTestResultRecorded }
+func (*TimeLogged) EventType() string              { return TypeTimeLogged }
+func (*WaitingOnCustomerMarked) EventType() string { return TypeWaitingOnCustomerMarked }
+func (*WorkResumed) EventType() string             { return TypeWorkResumed }
+func (*ProjectCompleted) EventType() string        { return TypeProjectCompleted }
+func (*ProjectCancelled) EventType() string        { return TypeProjectCancelled }
 
-func (ProjectStarted) SchemaVersion() int          { return 1 }
-func (AnswerSubmitted) SchemaVersion() int         { return 1 }
-func (ContactAdded) SchemaVersion() int            { return 1 }
-func (ContactRemoved) SchemaVersion() int          { return 1 }
-func (StepCompleted) SchemaVersion() int           { return 1 }
-func (StepReopened) SchemaVersion() int            { return 1 }
-func (TestResultRecorded) SchemaVersion() int      { return 1 }
-func (TimeLogged) SchemaVersion() int              { return 1 }
-func (WaitingOnCustomerMarked) SchemaVersion() int { return 1 }
-func (WorkResumed) SchemaVersion() int             { return 1 }
-func (ProjectCompleted) SchemaVersion() int        { return 1 }
-func (ProjectCancelled) SchemaVersion() int        { return 1 }
+func (*ProjectStarted) SchemaVersion() int          { return 1 }
+func (*AnswerSubmitted) SchemaVersion() int         { return 1 }
+func (*ContactAdded) SchemaVersion() int            { return 1 }
+func (*ContactRemoved) SchemaVersion() int          { return 1 }
+func (*StepCompleted) SchemaVersion() int           { return 1 }
+func (*StepReopened) SchemaVersion() int            { return 1 }
+func (*TestResultRecorded) SchemaVersion() int      { return 1 }
+func (*TimeLogged) SchemaVersion() int              { return 1 }
+func (*WaitingOnCustomerMarked) SchemaVersion() int { return 1 }
+func (*WorkResumed) SchemaVersion() int             { return 1 }
+func (*ProjectCompleted) SchemaVersion() int        { return 1 }
+func (*ProjectCancelled) SchemaVersion() int        { return 1 }
 
 var eventFactories = map[string]func() Event{
 	TypeProjectStarted:          func() Event { return &ProjectStarted{} },

@@ -3,7 +3,10 @@
 // and tests. It imports nothing outside the standard library.
 package domain
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Status is the lifecycle state of a project.
 type Status string
@@ -96,10 +99,14 @@ func (p *Project) Started() bool { return p.version > 0 }
 func (p *Project) Template() *Template { return p.template }
 
 // Info returns the facts recorded when the project started.
-func (p *Project) Info() ProjectStarted { return p.start }
+func (p *Project) Info() ProjectStarted {
+	info := p.start
+	info.Systems = p.Systems()
+	return info
+}
 
 // Systems returns the connected systems.
-func (p *Project) Systems() []System { return p.start.Systems }
+func (p *Project) Systems() []System { return append([]System(nil), p.start.Systems...) }
 
 // Status returns the lifecycle state.
 func (p *Project) Status() Status { return p.status }
@@ -278,7 +285,13 @@ func (p *Project) Apply(e Event) {
 	case *StepCompleted:
 		p.completed[e.StepID] = true
 	case *StepReopened:
+		// A reopened step needs its tests run again before it completes.
 		delete(p.completed, e.StepID)
+		for key := range p.testPassed {
+			if strings.HasPrefix(key, e.StepID+"/") {
+				delete(p.testPassed, key)
+			}
+		}
 	case *TestResultRecorded:
 		p.testPassed[e.StepID+"/"+e.TestID] = e.Passed
 	case *TimeLogged:
