@@ -2,6 +2,7 @@ package readmodel
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/integrationplatform/onboarding/domain"
@@ -13,6 +14,9 @@ import (
 type projectState struct {
 	agg   *domain.Project
 	index int
+	// cached is the view of the current version, built on first use.
+	// Readers build it under the models' read lock, so it is atomic.
+	cached atomic.Pointer[Project]
 
 	startedAt    time.Time
 	startedBy    string
@@ -52,6 +56,7 @@ func (s *projectState) apply(env eventstore.Envelope) error {
 		return fmt.Errorf("project %s: %s event at revision %d is out of place", env.ProjectID, env.Type, env.Revision)
 	}
 	s.agg.Apply(env.Event)
+	s.cached.Store(nil)
 	version := s.agg.Version()
 	at := env.Metadata.OccurredAt
 	if at.IsZero() {
@@ -102,8 +107,18 @@ func systemView(sys domain.System) System {
 	return System{ID: sys.ID, Name: sys.Name, Platform: string(sys.Platform), Category: sys.Category(), OpenSourceShop: sys.OpenSourceShop()}
 }
 
-// view builds a snapshot of the project.
+// view returns a snapshot of the project, shared by every caller until the
+// next event.
 func (s *projectState) view() *Project {
+	if v := s.cached.Load(); v != nil {
+		return v
+	}
+	v := s.buildView()
+	s.cached.Store(v)
+	return v
+}
+
+func (s *projectState) buildView() *Project {
 	p := s.agg
 	info := p.Info()
 	v := &Project{

@@ -21,8 +21,8 @@ const (
 	TestFailed = "FAILED"
 )
 
-// Project is a snapshot of one project as the API shows it. Views are
-// copies: changing one does not change the read model.
+// Project is a snapshot of one project as the API shows it. A snapshot is
+// shared by every reader of the same version, so callers must not modify it.
 type Project struct {
 	ID                    string
 	Name                  string

@@ -23,7 +23,7 @@ type testServer struct {
 
 // startServer runs the program on dir, as the binary does, and stops it at
 // the end of the test.
-func startServer(t *testing.T, dir string, change ...func(*Config)) *testServer {
+func startServer(t testing.TB, dir string, change ...func(*Config)) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
@@ -42,7 +42,7 @@ func startServer(t *testing.T, dir string, change ...func(*Config)) *testServer 
 	return s
 }
 
-func (s *testServer) stop(t *testing.T) {
+func (s *testServer) stop(t testing.TB) {
 	t.Helper()
 	if s.Main == nil {
 		return
@@ -76,7 +76,7 @@ func (r gqlResult) code() string {
 }
 
 // do posts a GraphQL request and decodes the response.
-func (s *testServer) do(t *testing.T, query string, vars map[string]any) gqlResult {
+func (s *testServer) do(t testing.TB, query string, vars map[string]any) gqlResult {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
@@ -85,7 +85,7 @@ func (s *testServer) do(t *testing.T, query string, vars map[string]any) gqlResu
 	return s.post(t, body, nil)
 }
 
-func (s *testServer) post(t *testing.T, body []byte, header http.Header) gqlResult {
+func (s *testServer) post(t testing.TB, body []byte, header http.Header) gqlResult {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.URL, bytes.NewReader(body))
 	if err != nil {
@@ -112,7 +112,7 @@ func (s *testServer) post(t *testing.T, body []byte, header http.Header) gqlResu
 }
 
 // must posts a request that must succeed and decodes field into out.
-func (s *testServer) must(t *testing.T, query string, vars map[string]any, field string, out any) {
+func (s *testServer) must(t testing.TB, query string, vars map[string]any, field string, out any) {
 	t.Helper()
 	res := s.do(t, query, vars)
 	if len(res.Errors) > 0 {
@@ -132,7 +132,7 @@ const startMutation = `mutation($input: StartProjectInput!) {
 
 // startProject starts a small project with a Shopify shop and Fortnox and
 // returns its id.
-func (s *testServer) startProject(t *testing.T, customer string) string {
+func (s *testServer) startProject(t testing.TB, customer string) string {
 	t.Helper()
 	var payload struct{ Project struct{ ID string } }
 	s.must(t, startMutation, map[string]any{"input": map[string]any{
