@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/integrationplatform/onboarding/domain"
@@ -73,14 +74,19 @@ type Handler struct {
 	// mu guards locks.
 	mu    sync.Mutex
 	locks map[string]*projectLock
+	// cache keeps recently used aggregates, so that a command reads only the
+	// events appended since the last command on the project. An entry is
+	// used only under its project's lock.
+	cache *lru.Cache[string, *cachedProject]
 }
 
-// projectLock serialises commands on one project and caches its state.
+// CacheSize is the number of project aggregates a handler keeps in memory.
+const CacheSize = 10000
+
+// projectLock serialises commands on one project.
 type projectLock struct {
 	mu    sync.Mutex
 	users int
-	// state is the aggregate as of the last read; nil until loaded.
-	state *cachedProject
 }
 
 type cachedProject struct {
@@ -94,7 +100,11 @@ func NewHandler(store eventstore.Store, models *readmodel.Models, log zerolog.Lo
 	if now == nil {
 		now = time.Now
 	}
-	return &Handler{store: store, models: models, log: log, now: now, locks: map[string]*projectLock{}}
+	cache, err := lru.New[string, *cachedProject](CacheSize)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &Handler{store: store, models: models, log: log, now: now, locks: map[string]*projectLock{}, cache: cache}
 }
 
 // Execute runs the request and returns once the read models show its
@@ -111,7 +121,7 @@ func (h *Handler) Execute(ctx context.Context, req Request) (Result, error) {
 	lock := h.lock(req.ProjectID)
 	defer h.unlock(req.ProjectID, lock)
 
-	res, err := h.executeLocked(ctx, lock, req)
+	res, err := h.executeLocked(ctx, req)
 	if err != nil {
 		return res, err
 	}
@@ -161,16 +171,14 @@ func (h *Handler) unlock(projectID string, l *projectLock) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	l.users--
-	// NOTE: the cached state is dropped with the lock, so the cache only
-	// saves reads while commands on a project overlap or follow closely.
 	if l.users == 0 {
 		delete(h.locks, projectID)
 	}
 }
 
-func (h *Handler) executeLocked(ctx context.Context, lock *projectLock, req Request) (Result, error) {
+func (h *Handler) executeLocked(ctx context.Context, req Request) (Result, error) {
 	for attempt := 0; ; attempt++ {
-		state, err := h.load(ctx, lock, req.ProjectID)
+		state, err := h.load(ctx, req.ProjectID)
 		if err != nil {
 			return Result{}, err
 		}
@@ -179,7 +187,7 @@ func (h *Handler) executeLocked(ctx context.Context, lock *projectLock, req Requ
 		if !errors.As(err, &conflict) {
 			return res, err
 		}
-		lock.state = nil
+		h.cache.Remove(req.ProjectID)
 		if req.ExpectedVersion != nil {
 			current := 0
 			if conflict.Exists {
@@ -194,21 +202,22 @@ func (h *Handler) executeLocked(ctx context.Context, lock *projectLock, req Requ
 	}
 }
 
-// load brings the cached aggregate up to date with the stream.
-func (h *Handler) load(ctx context.Context, lock *projectLock, projectID string) (*cachedProject, error) {
-	if lock.state == nil {
-		lock.state = &cachedProject{agg: domain.NewProject(projectID), keys: map[string]eventstore.Position{}}
+// load brings the cached aggregate up to date with the stream. The caller
+// holds the project's lock.
+func (h *Handler) load(ctx context.Context, projectID string) (*cachedProject, error) {
+	state, ok := h.cache.Get(projectID)
+	if !ok {
+		state = &cachedProject{agg: domain.NewProject(projectID), keys: map[string]eventstore.Position{}}
 	}
-	state := lock.state
 	records, err := h.store.ReadStream(ctx, eventstore.StreamName(projectID), uint64(state.agg.Version()), 0)
 	if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
-		lock.state = nil
+		h.cache.Remove(projectID)
 		return nil, fmt.Errorf("load project %s: %w", projectID, err)
 	}
 	for _, r := range records {
 		env, err := eventstore.Decode(r)
 		if err != nil {
-			lock.state = nil
+			h.cache.Remove(projectID)
 			return nil, fmt.Errorf("load project %s: %w", projectID, err)
 		}
 		state.agg.Apply(env.Event)
@@ -216,6 +225,9 @@ func (h *Handler) load(ctx context.Context, lock *projectLock, projectID string)
 		if k := env.Metadata.IdempotencyKey; k != "" {
 			state.keys[k] = r.Position
 		}
+	}
+	if state.agg.Started() {
+		h.cache.Add(projectID, state)
 	}
 	return state, nil
 }

@@ -3,6 +3,8 @@ package readmodel
 import (
 	"context"
 	"errors"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,21 +78,78 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 }
 
+// catchUp applies every stored event. One goroutine reads and decodes the
+// next batch, spread over every CPU, while this one applies the previous
+// batch, because decoding JSON costs more than applying.
 func (p *Projector) catchUp(ctx context.Context, filter eventstore.Filter) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []decodedEvent, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		after := p.models.Position()
+		for {
+			events, err := p.store.ReadAll(ctx, after, CatchUpBatch, filter)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			if len(events) == 0 {
+				return
+			}
+			select {
+			case batches <- decodeAll(events):
+			case <-ctx.Done():
+				return
+			}
+			if len(events) < CatchUpBatch {
+				return
+			}
+			after = events[len(events)-1].Position
+		}
+	}()
+
 	count := 0
-	for {
-		events, err := p.store.ReadAll(ctx, p.models.Position(), CatchUpBatch, filter)
-		if err != nil {
-			return count, err
+	for batch := range batches {
+		for _, d := range batch {
+			p.applyDecoded(d.record, d.env, d.err)
 		}
-		for _, r := range events {
-			p.apply(r)
-		}
-		count += len(events)
-		if len(events) < CatchUpBatch {
-			return count, nil
-		}
+		count += len(batch)
 	}
+	select {
+	case err := <-readErr:
+		return count, err
+	default:
+		return count, ctx.Err()
+	}
+}
+
+type decodedEvent struct {
+	record eventstore.RecordedEvent
+	env    eventstore.Envelope
+	err    error
+}
+
+// decodeAll decodes events in parallel, one chunk per CPU, keeping order.
+func decodeAll(events []eventstore.RecordedEvent) []decodedEvent {
+	out := make([]decodedEvent, len(events))
+	workers := runtime.GOMAXPROCS(0)
+	chunk := (len(events) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for start := 0; start < len(events); start += chunk {
+		end := min(start+chunk, len(events))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := start; i < end; i++ {
+				env, err := eventstore.Decode(events[i])
+				out[i] = decodedEvent{record: events[i], env: env, err: err}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 func (p *Projector) follow(ctx context.Context, filter eventstore.Filter) error {
@@ -113,6 +172,10 @@ func (p *Projector) follow(ctx context.Context, filter eventstore.Filter) error 
 // model; Failures counts them.
 func (p *Projector) apply(r eventstore.RecordedEvent) {
 	env, err := eventstore.Decode(r)
+	p.applyDecoded(r, env, err)
+}
+
+func (p *Projector) applyDecoded(r eventstore.RecordedEvent, env eventstore.Envelope, err error) {
 	if err == nil {
 		err = p.models.Apply(env)
 	}
