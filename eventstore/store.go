@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -19,9 +20,12 @@ import (
 type Store interface {
 	// Append writes events to the end of stream if the stream's current
 	// revision matches expected. It returns only after the events are durable.
-	// It returns a *ConflictError when expected does not match. When every
-	// event id in events is already stored in stream, Append writes nothing
-	// and returns the result of the append that stored them.
+	// It returns a *ConflictError when expected does not match, and an error
+	// for an empty stream name, no events, or an event without id or type.
+	// When every event id in events is already stored in stream, Append
+	// writes nothing and returns the result of the append that stored them;
+	// when only some are, it fails. When ctx ends first, the events may or
+	// may not be stored, and a retry with the same ids tells which.
 	Append(ctx context.Context, stream string, expected ExpectedRevision, events ...EventData) (AppendResult, error)
 
 	// ReadStream returns up to limit events of stream whose revision is at
@@ -40,15 +44,17 @@ type Store interface {
 	// between the two.
 	SubscribeAll(ctx context.Context, after Position, filter Filter) (Subscription, error)
 
-	// Close releases the store. Subscriptions end with ErrClosed.
+	// Close releases the store. Subscriptions end with ErrClosed, and so do
+	// later calls of every method. Calling Close again returns nil.
 	Close() error
 }
 
 // Subscription delivers events of $all in order.
 type Subscription interface {
 	// Next blocks until the next event is available and returns it. It
-	// returns ctx.Err() when ctx ends, ErrClosed after Close or after the
-	// store closed, and the cause when the subscription dropped.
+	// returns ctx.Err() when ctx ends, and the subscription stays usable. It
+	// returns ErrClosed after Close or after the store closed, and the cause
+	// when the subscription dropped. Next is not safe for concurrent use.
 	Next(ctx context.Context) (RecordedEvent, error)
 
 	// Close ends the subscription. It is safe to call more than once.
@@ -56,7 +62,7 @@ type Subscription interface {
 }
 
 // Filter selects events of $all. The zero Filter selects every event that
-// is not a store system event.
+// is not in a system stream, whose name starts with "$".
 type Filter struct {
 	// StreamPrefix, when not empty, selects only streams whose name starts
 	// with it.
@@ -65,7 +71,10 @@ type Filter struct {
 
 // Match reports whether an event of stream passes the filter.
 func (f Filter) Match(stream string) bool {
-	return len(stream) >= len(f.StreamPrefix) && stream[:len(f.StreamPrefix)] == f.StreamPrefix
+	if f.StreamPrefix == "" {
+		return !strings.HasPrefix(stream, "$")
+	}
+	return strings.HasPrefix(stream, f.StreamPrefix)
 }
 
 // Position is the place of an event in $all. Commit and Prepare follow the
