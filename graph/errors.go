@@ -73,8 +73,12 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 		case isInputError(err):
 			gqlErr.Extensions["code"] = CodeBadUserInput
 		default:
-			log.Error().Err(err).Str("request_id", RequestInfoFrom(ctx).RequestID).Str("path", gqlErr.Path.String()).Msg("internal error in request")
-			gqlErr.Message = fmt.Sprintf("internal server error; quote request id %q when reporting it", RequestInfoFrom(ctx).RequestID)
+			requestID := RequestInfoFrom(ctx).RequestID
+			// Recover has already logged a panic, with its stack.
+			if !errors.Is(err, errPanic) {
+				log.Error().Err(err).Str("request_id", requestID).Str("path", gqlErr.Path.String()).Msg("internal error in request")
+			}
+			gqlErr.Message = fmt.Sprintf("internal server error; quote request id %q when reporting it", requestID)
 			gqlErr.Extensions["code"] = CodeInternal
 		}
 		return gqlErr
@@ -85,7 +89,7 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 // values, such as an invalid enum value in a variable.
 func isInputError(err error) bool {
 	var gqlErr *gqlerror.Error
-	return errors.As(err, &gqlErr) && gqlErr.Err == nil && !errors.Is(err, errPanic)
+	return errors.As(err, &gqlErr) && gqlErr.Err == nil
 }
 
 // Recover turns a panic in a resolver into an internal error and logs it

@@ -47,9 +47,14 @@ func (d DepthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	return nil
 }
 
-// selectionDepth returns the depth of set, counting no further than stop
-// so that cyclic fragments cannot loop.
+// selectionDepth returns the depth of set, counting no further than stop.
+// A fragment already spread on the current path counts nothing, so that an
+// invalid, cyclic fragment cannot loop.
 func selectionDepth(set ast.SelectionSet, stop int) int {
+	return depthOf(set, stop, map[string]bool{})
+}
+
+func depthOf(set ast.SelectionSet, stop int, spreading map[string]bool) int {
 	if stop <= 0 {
 		return 0
 	}
@@ -58,17 +63,19 @@ func selectionDepth(set ast.SelectionSet, stop int) int {
 		depth := 0
 		switch s := sel.(type) {
 		case *ast.Field:
-			if len(s.SelectionSet) == 0 {
-				depth = 1
-			} else {
-				depth = 1 + selectionDepth(s.SelectionSet, stop-1)
+			depth = 1
+			if len(s.SelectionSet) > 0 {
+				depth += depthOf(s.SelectionSet, stop-1, spreading)
 			}
 		case *ast.InlineFragment:
-			depth = selectionDepth(s.SelectionSet, stop)
+			depth = depthOf(s.SelectionSet, stop, spreading)
 		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				depth = selectionDepth(s.Definition.SelectionSet, stop)
+			if s.Definition == nil || spreading[s.Name] {
+				continue
 			}
+			spreading[s.Name] = true
+			depth = depthOf(s.Definition.SelectionSet, stop, spreading)
+			delete(spreading, s.Name)
 		}
 		deepest = max(deepest, depth)
 	}
