@@ -266,8 +266,8 @@ func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req
 	if err != nil {
 		return res, err
 	}
-	// The store may report an earlier append of the same event ids; reading
-	// the stream again on the next command catches up the cache either way.
+	// The store may report an earlier append of the same event ids. The cache
+	// is then left as it is, and the next load reads those events.
 	if int(appended.Revision)+1 != agg.Version()+len(events) {
 		return Result{ProjectID: req.ProjectID, Version: int(appended.Revision) + 1, Position: appended.Position}, nil
 	}

@@ -259,7 +259,9 @@ func (p *Project) CurrentPhase() *Phase {
 	return nil
 }
 
-// Apply changes the state by one event. It never fails: events are facts.
+// Apply changes the state by one event without checking rules, because
+// events are facts. It panics on an event type it does not handle, which
+// only a programming error can cause: decoding rejects unknown types.
 func (p *Project) Apply(e Event) {
 	p.version++
 	switch e := e.(type) {

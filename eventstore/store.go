@@ -23,8 +23,8 @@ type Store interface {
 	// It returns a *ConflictError when expected does not match, and an error
 	// for an empty stream name, no events, or an event without id or type.
 	// When every event id in events is already stored in stream, Append
-	// writes nothing and returns the result of the append that stored them;
-	// when only some are, it fails. When ctx ends first, the events may or
+	// writes nothing and returns the result of the append that stored them.
+	// When only some are, it fails. When ctx ends first, the events may or
 	// may not be stored, and a retry with the same ids tells which.
 	Append(ctx context.Context, stream string, expected ExpectedRevision, events ...EventData) (AppendResult, error)
 
