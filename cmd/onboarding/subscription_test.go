@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -195,13 +196,11 @@ func TestSubscriptionEndsOnShutdown(t *testing.T) {
 	}
 }
 
-func TestProjectEventsOverSSE(t *testing.T) {
-	s := startServer(t, t.TempDir())
-	first := s.startProject(t, "acme")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-
-	body, _ := json.Marshal(map[string]any{"query": `subscription { projectEvents { projectId type streamVersion } }`})
+// subscribeSSE posts a subscription with Accept: text/event-stream and
+// returns the data lines of the stream.
+func subscribeSSE(t *testing.T, ctx context.Context, s *testServer, query string, vars map[string]any) <-chan string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
@@ -209,47 +208,97 @@ func TestProjectEventsOverSSE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	t.Cleanup(func() { resp.Body.Close() })
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		t.Fatalf("Content-Type = %q, want text/event-stream", ct)
 	}
-	events := make(chan string, 16)
+	lines := make(chan string, 16)
 	go func() {
-		defer close(events)
+		defer close(lines)
 		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 		for sc.Scan() {
 			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && data != "" {
-				events <- data
+				lines <- data
 			}
 		}
 	}()
+	return lines
+}
+
+func nextSSE(t *testing.T, ctx context.Context, lines <-chan string, out any) {
+	t.Helper()
+	select {
+	case data, ok := <-lines:
+		if !ok {
+			t.Fatal("SSE stream ended")
+		}
+		if err := json.Unmarshal([]byte(data), out); err != nil {
+			t.Fatalf("decode SSE data %q: %v", data, err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no SSE event before timeout")
+	}
+}
+
+func TestProjectEventsOverSSE(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	first := s.startProject(t, "acme")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	lines := subscribeSSE(t, ctx, s, `subscription { projectEvents { projectId type streamVersion } }`, nil)
 
 	second := s.startProject(t, "globex")
 	s.must(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 1, description: "work"}) { project { version } } }`, map[string]any{"id": first}, "", nil)
 
-	want := []string{second + " ProjectStarted 0", first + " TimeLogged 1"}
-	for _, w := range want {
-		select {
-		case data := <-events:
-			var msg struct {
-				Data struct {
-					ProjectEvents struct {
-						ProjectID, Type string
-						StreamVersion   int
-					}
+	for _, want := range []string{second + " ProjectStarted 0", first + " TimeLogged 1"} {
+		var msg struct {
+			Data struct {
+				ProjectEvents struct {
+					ProjectID, Type string
+					StreamVersion   int
 				}
 			}
-			if err := json.Unmarshal([]byte(data), &msg); err != nil {
-				t.Fatalf("decode SSE data %q: %v", data, err)
-			}
-			e := msg.Data.ProjectEvents
-			if got := e.ProjectID + " " + e.Type + " " + itoa(e.StreamVersion); got != w {
-				t.Errorf("SSE event = %q, want %q", got, w)
-			}
-		case <-ctx.Done():
-			t.Fatalf("no SSE event %q before timeout", w)
+		}
+		nextSSE(t, ctx, lines, &msg)
+		e := msg.Data.ProjectEvents
+		if got := fmt.Sprintf("%s %s %d", e.ProjectID, e.Type, e.StreamVersion); got != want {
+			t.Errorf("SSE event = %q, want %q", got, want)
 		}
 	}
 }
 
-func itoa(i int) string { return jsonString(i) }
+func TestProjectChangedOverSSE(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	id := s.startProject(t, "acme")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	lines := subscribeSSE(t, ctx, s, projectChangedSubscription, map[string]any{"id": id})
+
+	s.must(t, `mutation($id: ID!) { markWaitingOnCustomer(input: {projectId: $id, reason: "login missing"}) { project { version } } }`, map[string]any{"id": id}, "", nil)
+
+	var msg struct{ Data projectChange }
+	nextSSE(t, ctx, lines, &msg)
+	got := msg.Data.ProjectChanged
+	if got.Event.Type != "WaitingOnCustomerMarked" || got.Project.Version != 2 || got.Project.ID != id {
+		t.Errorf("change = %+v, want WaitingOnCustomerMarked at version 2", got)
+	}
+}
+
+func TestWebSocketKeepalive(t *testing.T) {
+	s := startServer(t, t.TempDir(), func(c *Config) { c.Server.KeepAlive = 50 * time.Millisecond })
+	for protocol, keepalive := range map[string]string{"graphql-transport-ws": "ping", "graphql-ws": "ka"} {
+		t.Run(protocol, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c := dialWS(t, ctx, s, protocol)
+			var msg wsMessage
+			if err := wsjson.Read(ctx, c.conn, &msg); err != nil {
+				t.Fatal(err)
+			}
+			if msg.Type != keepalive {
+				t.Errorf("idle connection got %q, want %q", msg.Type, keepalive)
+			}
+		})
+	}
+}
