@@ -22,7 +22,7 @@ import (
 
 // MaxConflictRetries is how many times a command without an expected
 // version is retried after another writer changed the project first.
-const MaxConflictRetries = 5
+const MaxConflictRetries = 20
 
 // idempotencyNamespace derives event and project ids from idempotency keys.
 var idempotencyNamespace = uuid.MustParse("6f1c1f0e-8a53-4c1e-9a55-1d5b2f0c7e21")
@@ -46,8 +46,8 @@ type Result struct {
 	ProjectID string
 	Version   int
 	Position  eventstore.Position
-	// Events is the number of new events; zero for a no-op or a repeated
-	// idempotency key.
+	// Events is the number of events the command decided on: zero for a
+	// no-op or for an idempotency key already in the project's stream.
 	Events int
 }
 
@@ -187,7 +187,8 @@ func (h *Handler) executeLocked(ctx context.Context, req Request) (Result, error
 		if !errors.As(err, &conflict) {
 			return res, err
 		}
-		h.cache.Remove(req.ProjectID)
+		// The cache stays: a failed append left it unchanged, and the next
+		// load reads only the events the other writer appended.
 		if req.ExpectedVersion != nil {
 			current := 0
 			if conflict.Exists {
@@ -266,18 +267,16 @@ func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req
 	if err != nil {
 		return res, err
 	}
-	// The store may report an earlier append of the same event ids. The cache
-	// is then left as it is, and the next load reads those events.
-	if int(appended.Revision)+1 != agg.Version()+len(events) {
-		return Result{ProjectID: req.ProjectID, Version: int(appended.Revision) + 1, Position: appended.Position}, nil
+	// With an idempotency key the store may return an earlier append of the
+	// same event ids, possibly by another process with other events, so the
+	// cache is left as it is and the next load reads what the store holds.
+	if req.IdempotencyKey != "" || int(appended.Revision)+1 != agg.Version()+len(events) {
+		return Result{ProjectID: req.ProjectID, Version: int(appended.Revision) + 1, Position: appended.Position, Events: len(events)}, nil
 	}
 	for _, e := range events {
 		agg.Apply(e)
 	}
 	state.last = appended.Position
-	if req.IdempotencyKey != "" {
-		state.keys[req.IdempotencyKey] = appended.Position
-	}
 	h.log.Debug().Str("project_id", req.ProjectID).Str("command", domain.CommandName(req.Command)).Int("events", len(events)).Int("version", agg.Version()).Msg("command handled")
 	return Result{ProjectID: req.ProjectID, Version: agg.Version(), Position: appended.Position, Events: len(events)}, nil
 }

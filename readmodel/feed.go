@@ -132,14 +132,24 @@ func (f *Feed) Subscribe(projectID string, views bool) *Subscription {
 func (f *Feed) SubscribeDashboard() *DashboardSubscription {
 	c := make(chan *Dashboard, 1)
 	s := &DashboardSubscription{C: c, c: c, feed: f}
-	c <- f.models.Dashboard()
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.closed {
+		f.mu.Unlock()
 		close(c)
 		return s
 	}
 	f.dashboards[s] = struct{}{}
+	f.mu.Unlock()
+
+	// The first dashboard is computed after registering, so a change in
+	// between schedules a newer one instead of being missed. It is computed
+	// outside the feed's lock because the lock order is models, then feed.
+	d := f.models.Dashboard()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.dashboards[s]; ok && len(c) == 0 {
+		c <- d
+	}
 	return s
 }
 

@@ -3,7 +3,6 @@ package readmodel_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -45,8 +44,8 @@ func openStore(t *testing.T) *embedded.Store {
 }
 
 // scenario drives projects through commands. The aggregate decides each
-// command, the events are appended to a real embedded store, and, when
-// models is set, every stored event is read back, decoded and applied to
+// command and the events are appended to a real embedded store. When
+// models is set, the stored events are read back, decoded and applied to
 // models in store order, as the projector does but synchronously.
 type scenario struct {
 	t        *testing.T
@@ -121,8 +120,8 @@ func (s *scenario) record(projectID string, at time.Time, cmds ...domain.Command
 	return s.readStream(projectID, from)
 }
 
-// appendEvents appends events to the project's stream, whose version must
-// be from, with the scenario's actor and OccurredAt set to at.
+// appendEvents appends events to the project's stream, which must contain
+// from events, with the scenario's actor and OccurredAt set to at.
 func (s *scenario) appendEvents(projectID string, from int, at time.Time, events ...domain.Event) eventstore.AppendResult {
 	s.t.Helper()
 	md := eventstore.Metadata{Actor: eventstore.Actor{UserID: actorID, Role: "engineer"}, OccurredAt: at}
@@ -355,10 +354,4 @@ func projectIDs(changes []readmodel.Change) []string {
 		ids[i] = c.Envelope.ProjectID
 	}
 	return ids
-}
-
-// shortID returns the first eight characters of a project id, for messages.
-func shortID(id string) string {
-	id, _, _ = strings.Cut(id, "-")
-	return id
 }

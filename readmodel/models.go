@@ -59,11 +59,13 @@ func (m *Models) Apply(env eventstore.Envelope) error {
 			return fmt.Errorf("project %s: first event %s is %s, not %s", env.ProjectID, env.EventID, env.Type, domain.TypeProjectStarted)
 		}
 		s = newProjectState(env.ProjectID, len(m.order))
-		m.projects[env.ProjectID] = s
-		m.order = append(m.order, s)
 	}
 	if err := s.apply(env); err != nil {
 		return err
+	}
+	if !ok {
+		m.projects[env.ProjectID] = s
+		m.order = append(m.order, s)
 	}
 	change := &Change{Envelope: env}
 	if m.feed.wantsView(env.ProjectID) {

@@ -183,8 +183,10 @@ func (s *projectState) phaseView(ph *domain.Phase) Phase {
 func (s *projectState) stepView(st *domain.Step) Step {
 	p := s.agg
 	view := Step{ID: st.ID, PhaseID: st.Phase.ID, Title: st.Title, Description: st.Description, Applicable: p.Applicable(st)}
+	lastReopened := 0
 	if rs := s.reopenings[st.ID]; len(rs) > 0 {
 		view.Reopenings = append([]Reopening(nil), rs...)
+		lastReopened = rs[len(rs)-1].Version
 	}
 	started := false
 	for _, a := range p.AskedQuestions(st) {
@@ -196,11 +198,14 @@ func (s *projectState) stepView(st *domain.Step) Step {
 		tv := Test{ID: t.ID, Title: t.Title, Description: t.Description, State: TestNotRun}
 		if runs := s.testRuns[st.ID+"/"+t.ID]; len(runs) > 0 {
 			tv.Attempts = append([]TestAttempt(nil), runs...)
-			tv.State = TestFailed
-			if runs[len(runs)-1].Passed {
-				tv.State = TestPassed
-			}
 			started = true
+			// Runs before the step's last reopening no longer count.
+			if last := runs[len(runs)-1]; last.Version > lastReopened {
+				tv.State = TestFailed
+				if last.Passed {
+					tv.State = TestPassed
+				}
+			}
 		}
 		view.Tests = append(view.Tests, tv)
 	}
