@@ -6,6 +6,8 @@ package command
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -49,6 +51,32 @@ type Result struct {
 	// Events is the number of events the command decided on: zero for a
 	// no-op or for an idempotency key already in the project's stream.
 	Events int
+	// Repeated is true when the idempotency key was already used: Version
+	// and Position are then those of the first request.
+	Repeated bool
+}
+
+// requestHash identifies a request's command and its input, for comparing
+// requests that share an idempotency key.
+func requestHash(req Request) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s %#v", domain.CommandName(req.Command), req.Command))
+	return hex.EncodeToString(sum[:16])
+}
+
+// ProjectAt returns the project as it was at version, built from the first
+// version events of its stream by the same code as the live read model.
+func (h *Handler) ProjectAt(ctx context.Context, projectID string, version int) (*readmodel.Project, error) {
+	records, err := h.store.ReadStream(ctx, eventstore.StreamName(projectID), 0, version)
+	if err != nil {
+		return nil, fmt.Errorf("read project %s: %w", projectID, err)
+	}
+	envs := make([]eventstore.Envelope, len(records))
+	for i, r := range records {
+		if envs[i], err = eventstore.Decode(r); err != nil {
+			return nil, err
+		}
+	}
+	return readmodel.Replay(envs)
 }
 
 // ConflictError reports that the project's version did not match the
@@ -89,9 +117,19 @@ type projectLock struct {
 	users int
 }
 
+// keyRecord is the result of the request that first used an idempotency
+// key in a project's stream.
+type keyRecord struct {
+	position eventstore.Position
+	version  int
+	// hash identifies the request, so that a key reused for another
+	// request is rejected instead of silently answered.
+	hash string
+}
+
 type cachedProject struct {
 	agg  *domain.Project
-	keys map[string]eventstore.Position
+	keys map[string]keyRecord
 	last eventstore.Position
 }
 
@@ -208,7 +246,7 @@ func (h *Handler) executeLocked(ctx context.Context, req Request) (Result, error
 func (h *Handler) load(ctx context.Context, projectID string) (*cachedProject, error) {
 	state, ok := h.cache.Get(projectID)
 	if !ok {
-		state = &cachedProject{agg: domain.NewProject(projectID), keys: map[string]eventstore.Position{}}
+		state = &cachedProject{agg: domain.NewProject(projectID), keys: map[string]keyRecord{}}
 	}
 	records, err := h.store.ReadStream(ctx, eventstore.StreamName(projectID), uint64(state.agg.Version()), 0)
 	if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
@@ -224,7 +262,7 @@ func (h *Handler) load(ctx context.Context, projectID string) (*cachedProject, e
 		state.agg.Apply(env.Event)
 		state.last = r.Position
 		if k := env.Metadata.IdempotencyKey; k != "" {
-			state.keys[k] = r.Position
+			state.keys[k] = keyRecord{position: r.Position, version: int(r.Revision) + 1, hash: env.Metadata.RequestHash}
 		}
 	}
 	if state.agg.Started() {
@@ -236,9 +274,12 @@ func (h *Handler) load(ctx context.Context, projectID string) (*cachedProject, e
 func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req Request) (Result, error) {
 	agg := state.agg
 	res := Result{ProjectID: req.ProjectID, Version: agg.Version(), Position: state.last}
-	if pos, ok := state.keys[req.IdempotencyKey]; ok && req.IdempotencyKey != "" {
-		res.Position = pos
-		return res, nil
+	hash := requestHash(req)
+	if first, ok := state.keys[req.IdempotencyKey]; ok && req.IdempotencyKey != "" {
+		if first.hash != "" && first.hash != hash {
+			return res, &domain.Error{Kind: domain.KindInvalid, Field: "idempotencyKey", Message: fmt.Sprintf("idempotencyKey %q was already used for a different request on project %q; send a new key with each new request", req.IdempotencyKey, req.ProjectID)}
+		}
+		return Result{ProjectID: req.ProjectID, Version: first.version, Position: first.position, Repeated: true}, nil
 	}
 	if req.ExpectedVersion != nil && *req.ExpectedVersion != agg.Version() {
 		return res, &ConflictError{ProjectID: req.ProjectID, Expected: *req.ExpectedVersion, Current: agg.Version()}
@@ -249,6 +290,9 @@ func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req
 	}
 
 	md := eventstore.Metadata{Actor: req.Actor, CorrelationID: req.CorrelationID, OccurredAt: h.now().UTC(), IdempotencyKey: req.IdempotencyKey}
+	if req.IdempotencyKey != "" {
+		md.RequestHash = hash
+	}
 	data := make([]eventstore.EventData, len(events))
 	for i, e := range events {
 		id := uuid.NewString()

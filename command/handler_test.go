@@ -197,7 +197,6 @@ func TestExecuteRepeatedIdempotencyKey(t *testing.T) {
 	}{
 		{"same command", p, complete},
 		{"same command after restart", newProcess(t, store, store), complete},
-		{"other command with same key", p, command.Request{ProjectID: id, Command: domain.LogTime{Hours: 1, Description: "reused key"}, IdempotencyKey: "complete-flows"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -328,5 +327,24 @@ func TestExecuteMalformedProjectID(t *testing.T) {
 				t.Errorf("error field = %q, expected projectId", de.Field)
 			}
 		})
+	}
+}
+
+// A key reused for a different request is rejected, so the caller does not
+// take the first request's result for its own.
+func TestExecuteKeyReusedForOtherRequest(t *testing.T) {
+	store := openStore(t)
+	p := newProcess(t, store, store)
+	id := p.start(t, "customer-1")
+	first := p.execute(t, command.Request{ProjectID: id, Command: domain.LogTime{Hours: 1, Description: "kick-off"}, IdempotencyKey: "log-1"})
+
+	_, err := p.try(command.Request{ProjectID: id, Command: domain.LogTime{Hours: 2, Description: "other work"}, IdempotencyKey: "log-1"})
+
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Field != "idempotencyKey" {
+		t.Fatalf("reused key returned %v, expected an invalid idempotencyKey error", err)
+	}
+	if n := streamLength(t, store, id); n != first.Version {
+		t.Errorf("%d events stored, expected %d", n, first.Version)
 	}
 }

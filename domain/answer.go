@@ -23,7 +23,7 @@ const MaxAnswerLength = 4096
 func NormalizeAnswer(q *Question, value string, systems []System) (string, error) {
 	v := strings.TrimSpace(value)
 	if v == "" {
-		return "", invalid("value", "answer to %q is empty; send a value in the canonical form of a %s question", q.ID, q.Kind)
+		return "", invalid("value", "answer to %q is empty; send %s", q.ID, formHint(q, systems))
 	}
 	if len(v) > MaxAnswerLength || !utf8.ValidString(v) {
 		return "", invalid("value", "answer to %q must be valid UTF-8 of at most %d bytes", q.ID, MaxAnswerLength)
@@ -39,6 +39,30 @@ func NormalizeAnswer(q *Question, value string, systems []System) (string, error
 		return normalizeNumber(q, v)
 	default:
 		return v, nil
+	}
+}
+
+// formHint describes the canonical form of an answer to q.
+func formHint(q *Question, systems []System) string {
+	switch q.Kind {
+	case KindBoolean, KindConfirmation:
+		return `"true" or "false"`
+	case KindChoice:
+		ids := make([]string, len(q.Options))
+		for i, o := range q.Options {
+			ids[i] = o.ID
+		}
+		return "one of " + strings.Join(ids, ", ")
+	case KindSystem:
+		ids := make([]string, len(systems))
+		for i, s := range systems {
+			ids[i] = s.ID
+		}
+		return "the id of a connected system: one of " + strings.Join(ids, ", ")
+	case KindNumber:
+		return "a decimal number such as 3001, -5 or 12.5"
+	default:
+		return "a non-empty text"
 	}
 }
 
@@ -84,7 +108,7 @@ var decimalPattern = regexp.MustCompile(`^([+-]?)([0-9]+)(?:[.,]([0-9]+))?$`)
 func normalizeNumber(q *Question, v string) (string, error) {
 	m := decimalPattern.FindStringSubmatch(v)
 	if m == nil {
-		return "", invalid("value", "answer %q to question %q is not a decimal number; send digits with an optional point, such as 3001 or 12.5", v, q.ID)
+		return "", invalid("value", "answer %q to question %q is not a decimal number; send digits with an optional sign and decimal point or comma, such as 3001, -5 or 12.5", v, q.ID)
 	}
 	whole := strings.TrimLeft(m[2], "0")
 	if whole == "" {

@@ -232,6 +232,7 @@ func newSystems(inputs []SystemInput) ([]System, error) {
 		if err != nil {
 			return nil, err
 		}
+		in.Platform = Platform(strings.ToUpper(strings.TrimSpace(string(in.Platform))))
 		if _, ok := LookupPlatform(in.Platform); !ok {
 			return nil, invalid("systems.platform", "platform %q of system %q is unknown; send one of %s", in.Platform, name, platformNames())
 		}
@@ -254,7 +255,7 @@ func (p *Project) step(stepID string) (*Step, error) {
 		return nil, notFound("stepId", "step %q does not exist in process template version %d", stepID, p.template.Version)
 	}
 	if !p.Applicable(s) {
-		return nil, violation(RuleStepNotApplicable, nil, "step %q does not apply to project %q", stepID, p.id)
+		return nil, violation(RuleStepNotApplicable, nil, "step %q does not apply to project %q: it %s", stepID, p.id, s.Applicability.describe())
 	}
 	return s, nil
 }
@@ -264,8 +265,8 @@ func (p *Project) submitAnswer(c SubmitAnswer) ([]Event, error) {
 	if !ok {
 		return nil, notFound("questionId", "question %q does not exist in process template version %d", c.QuestionID, p.template.Version)
 	}
-	if _, err := p.step(q.Step.ID); err != nil {
-		return nil, err
+	if !p.Applicable(q.Step) {
+		return nil, violation(RuleStepNotApplicable, nil, "question %q belongs to step %q, which does not apply to project %q: it %s", q.ID, q.Step.ID, p.id, q.Step.Applicability.describe())
 	}
 	if err := p.checkSystem(q, c.SystemID); err != nil {
 		return nil, err
@@ -302,6 +303,9 @@ func (p *Project) checkSystem(q *Question, systemID string) error {
 	}
 	if len(ids) == 0 {
 		return invalid("systemId", "question %q is asked per system of category %v, and this project connects none", q.ID, q.SystemCategories)
+	}
+	if systemID == "" {
+		return invalid("systemId", "systemId is missing: question %q is asked once per system; send one of %s", q.ID, strings.Join(ids, ", "))
 	}
 	return invalid("systemId", "question %q is asked once per system; systemId %q is not one of %s", q.ID, systemID, strings.Join(ids, ", "))
 }
@@ -376,7 +380,7 @@ func (p *Project) completeStep(c CompleteStep) ([]Event, error) {
 		return nil, violation(RulePhaseOrder, prefixed("step:", open), "step %q of phase %q completes only after every step of the earlier phases", s.ID, s.Phase.ID)
 	}
 	if missing := p.MissingForStep(s); len(missing) > 0 {
-		return nil, violation(RuleStepIncomplete, missing, "step %q is not ready to complete", s.ID)
+		return nil, violation(RuleStepIncomplete, missing, "step %q cannot complete yet", s.ID)
 	}
 	return []Event{&StepCompleted{StepID: s.ID}}, nil
 }

@@ -93,7 +93,6 @@ func TestStartProjectRejectsInvalidInput(t *testing.T) {
 		{"too many systems", func(c *domain.StartProject) { c.Systems = manySystems(domain.MaxSystems + 1) }, "systems"},
 		{"unknown platform", func(c *domain.StartProject) { c.Systems[1].Platform = "SAP" }, "systems.platform"},
 		{"empty platform", func(c *domain.StartProject) { c.Systems[1].Platform = "" }, "systems.platform"},
-		{"lowercase platform", func(c *domain.StartProject) { c.Systems[1].Platform = "fortnox" }, "systems.platform"},
 		{"empty system name", func(c *domain.StartProject) { c.Systems[1].Name = " " }, "systems.name"},
 		{"system name without letters", func(c *domain.StartProject) { c.Systems[1].Name = "!!!" }, "systems.name"},
 		{"duplicate system names", func(c *domain.StartProject) { c.Systems[1].Name = "woocommerce SHOP" }, "systems.name"},
@@ -272,4 +271,16 @@ func TestStartSettlementNeedsPaymentProvider(t *testing.T) {
 	events, err := when(t, given(), cmd)
 
 	thenInvalid(t, events, err, "usesSettlement")
+}
+
+func TestStartProjectPlatformAnyCase(t *testing.T) {
+	cmd := validStart()
+	cmd.Systems[1].Platform = " fortnox "
+
+	events, err := when(t, given(), cmd)
+
+	start := onlyStarted(t, events, err)
+	if got := start.Systems[1].Platform; got != "FORTNOX" {
+		t.Errorf("platform = %q, want FORTNOX", got)
+	}
 }

@@ -45,6 +45,18 @@ const (
 	WithSettlement Applicability = "SETTLEMENT"
 )
 
+// describe returns when a step with this applicability applies.
+func (a Applicability) describe() string {
+	switch a {
+	case WithSettlement:
+		return "applies only to projects started with usesSettlement: true"
+	case WithOpenSourceShop:
+		return "applies only when a connected system is an open-source shop platform such as WOOCOMMERCE, MAGENTO or PRESTASHOP"
+	default:
+		return "applies to every project"
+	}
+}
+
 // Template is a versioned onboarding process: phases of steps, each with
 // questions to answer and tests to pass.
 type Template struct {
@@ -165,7 +177,7 @@ var templates = map[int]*Template{1: newTemplateV1()}
 func LookupTemplate(version int) (*Template, error) {
 	t, ok := templates[version]
 	if !ok {
-		return nil, notFound("templateVersion", "process template version %d does not exist; the current version is %d", version, CurrentTemplateVersion)
+		return nil, notFound("version", "process template version %d does not exist; the current version is %d", version, CurrentTemplateVersion)
 	}
 	return t, nil
 }

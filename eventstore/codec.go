@@ -37,6 +37,9 @@ type Metadata struct {
 	// IdempotencyKey is the key of the command that caused the event, if the
 	// client sent one.
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	// RequestHash identifies the request that used IdempotencyKey, so that a
+	// key reused for a different request can be rejected.
+	RequestHash string `json:"requestHash,omitempty"`
 }
 
 // Envelope is a decoded stored event.

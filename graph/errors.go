@@ -49,7 +49,7 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 		var conflict *command.ConflictError
 		switch {
 		case errors.As(err, &domainErr):
-			gqlErr.Message = domainErr.Message
+			gqlErr.Message = domainErr.Error()
 			gqlErr.Extensions["code"] = kindCodes[domainErr.Kind]
 			if domainErr.Field != "" {
 				gqlErr.Extensions["field"] = domainErr.Field

@@ -82,7 +82,7 @@ func TestRuleViolationExtensions(t *testing.T) {
 	err := &domain.Error{Kind: domain.KindRuleViolation, Message: "step flows is not ready", Rule: domain.RuleStepIncomplete, Missing: []string{"answer:stock-master"}}
 	got := ErrorPresenter(zerolog.Nop())(context.Background(), err)
 
-	if got.Message != "step flows is not ready" {
+	if got.Message != "step flows is not ready (missing: answer:stock-master)" {
 		t.Errorf("message = %q", got.Message)
 	}
 	if got.Extensions["rule"] != domain.RuleStepIncomplete {

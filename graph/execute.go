@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/integrationplatform/onboarding/command"
 	"github.com/integrationplatform/onboarding/domain"
 	"github.com/integrationplatform/onboarding/graph/model"
@@ -29,12 +31,23 @@ func (r *Resolver) execute(ctx context.Context, projectID string, cmd domain.Com
 	if err != nil {
 		return nil, err
 	}
+	if res.Repeated {
+		project, err := r.Commands.ProjectAt(ctx, res.ProjectID, res.Version)
+		if err != nil {
+			return nil, err
+		}
+		return &model.ProjectPayload{Project: project}, nil
+	}
 	project, ok := r.Models.Project(res.ProjectID)
 	if !ok {
 		return nil, fmt.Errorf("project %s missing from read models after position %s", res.ProjectID, res.Position)
 	}
 	return &model.ProjectPayload{Project: project}, nil
 }
+
+// contactNamespace derives contact ids from idempotency keys, so that a
+// retried addContact is the same request.
+var contactNamespace = uuid.MustParse("2b7e3f1a-6c4d-4b8e-9f0a-5d3c2e1b4a69")
 
 func deref(s *string) string {
 	if s == nil {

@@ -47,7 +47,11 @@ func (r *mutationResolver) SubmitAnswer(ctx context.Context, input model.SubmitA
 
 // AddContact is the resolver for the addContact field.
 func (r *mutationResolver) AddContact(ctx context.Context, input model.AddContactInput) (*model.ProjectPayload, error) {
-	cmd := domain.AddContact{ContactID: uuid.NewString(), Name: input.Name, Email: input.Email, Phone: deref(input.Phone), Role: deref(input.Role)}
+	contactID := uuid.NewString()
+	if input.IdempotencyKey != nil {
+		contactID = uuid.NewSHA1(contactNamespace, []byte(input.ProjectID+"/"+*input.IdempotencyKey)).String()
+	}
+	cmd := domain.AddContact{ContactID: contactID, Name: input.Name, Email: input.Email, Phone: deref(input.Phone), Role: deref(input.Role)}
 	return r.execute(ctx, input.ProjectID, cmd, input.ExpectedVersion, input.IdempotencyKey)
 }
 

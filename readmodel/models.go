@@ -75,6 +75,21 @@ func (m *Models) Apply(env eventstore.Envelope) error {
 	return nil
 }
 
+// Replay builds a project view from the events of one project's stream,
+// oldest first, with the same code as the live read model.
+func Replay(events []eventstore.Envelope) (*Project, error) {
+	if len(events) == 0 {
+		return nil, fmt.Errorf("replay: no events")
+	}
+	s := newProjectState(events[0].ProjectID, 0)
+	for _, env := range events {
+		if err := s.apply(env); err != nil {
+			return nil, err
+		}
+	}
+	return s.view(), nil
+}
+
 // Skip advances the position past an event that could not be applied, so
 // that waiters are not blocked by it.
 func (m *Models) Skip(pos eventstore.Position) {

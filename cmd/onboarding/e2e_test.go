@@ -249,6 +249,30 @@ func TestIdempotentRetry(t *testing.T) {
 	if page.TotalCount != 1 {
 		t.Errorf("projects = %d, want 1", page.TotalCount)
 	}
+
+	// After another change, a retry still returns the project as the first
+	// request left it.
+	s.must(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 3, description: "workshop"}) { project { version } } }`,
+		map[string]any{"id": first.Project.ID}, "", nil)
+	var late struct {
+		Project struct {
+			Version     int
+			LoggedHours float64
+		}
+	}
+	s.must(t, logTime, map[string]any{"id": first.Project.ID}, "logTime", &late)
+	if late != a {
+		t.Errorf("late retry returned %+v, want the first result %+v", late, a)
+	}
+
+	reused := s.do(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 5, description: "other", idempotencyKey: "log-1"}) { project { version } } }`,
+		map[string]any{"id": first.Project.ID})
+	if reused.code() != "BAD_USER_INPUT" || !strings.Contains(reused.Errors[0].Message, "log-1") {
+		t.Errorf("key reused for another request: %+v, want BAD_USER_INPUT naming the key", reused.Errors)
+	}
+	if p := s.project(t, first.Project.ID); p.Version != 3 || p.LoggedHours != 5 {
+		t.Errorf("project after retries: version %d with %v hours, want 3 with 5", p.Version, p.LoggedHours)
+	}
 }
 
 func TestGetQueryAndHealth(t *testing.T) {
