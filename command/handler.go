@@ -88,7 +88,7 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("project %s is at version %d, not the expected version %d; reload the project and retry", e.ProjectID, e.Current, e.Expected)
+	return fmt.Sprintf("project %q is at version %d, not the expected version %d; reload the project and retry", e.ProjectID, e.Current, e.Expected)
 }
 
 // Handler runs commands. It is safe for concurrent use; commands on one

@@ -204,6 +204,9 @@ func (m *Models) List(filter ProjectFilter, first int, after string) (*Page, err
 	if first < 0 || first > MaxPageSize {
 		return nil, &domain.Error{Kind: domain.KindInvalid, Field: "first", Message: fmt.Sprintf("first %d is out of range; send 0 to %d", first, MaxPageSize)}
 	}
+	if f := filter.PhaseID; f != "" && !knownPhase(f) {
+		return nil, &domain.Error{Kind: domain.KindInvalid, Field: "phaseId", Message: fmt.Sprintf("phase %q does not exist; use one of %s", f, strings.Join(phaseIDs(), ", "))}
+	}
 	start := 0
 	if after != "" {
 		index, err := decodeCursor(after)
@@ -231,6 +234,23 @@ func (m *Models) List(filter ProjectFilter, first int, after string) (*Page, err
 		page.Cursors = append(page.Cursors, encodeCursor(i))
 	}
 	return page, nil
+}
+
+func phaseIDs() []string {
+	var ids []string
+	for _, ph := range domain.CurrentTemplate().Phases {
+		ids = append(ids, ph.ID)
+	}
+	return ids
+}
+
+func knownPhase(id string) bool {
+	for _, known := range phaseIDs() {
+		if known == id {
+			return true
+		}
+	}
+	return false
 }
 
 const cursorPrefix = "project:"

@@ -54,7 +54,7 @@ func (p *Projector) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.log.Info().Int("events", count).Dur("took", time.Since(started)).Str("position", p.models.Position().String()).Msg("read models rebuilt")
+	p.log.Info().Int("events", count).Float64("took_ms", float64(time.Since(started).Microseconds())/1000).Str("position", p.models.Position().String()).Msg("read models rebuilt")
 	p.ready.Store(true)
 	close(p.caughtUp)
 
@@ -68,7 +68,7 @@ func (p *Projector) Run(ctx context.Context) error {
 			p.log.Info().Msg("projector stopped: event store closed")
 			return nil
 		}
-		p.log.Warn().Err(err).Dur("retry_in", backoff).Str("position", p.models.Position().String()).Msg("projector subscription dropped")
+		p.log.Warn().Err(err).Str("retry_in", backoff.String()).Str("position", p.models.Position().String()).Msg("projector subscription dropped")
 		select {
 		case <-ctx.Done():
 			return nil

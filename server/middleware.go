@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"mime"
 	"net/http"
 	"path"
 	"regexp"
@@ -87,7 +88,7 @@ func accessLog(next http.Handler, log zerolog.Logger) http.Handler {
 			Str("path", r.URL.Path).
 			Int("status", rec.status).
 			Int("bytes", rec.bytes).
-			Dur("duration", time.Since(start)).
+			Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
 			Str("remote_addr", r.RemoteAddr).
 			Msg("request")
 	})
@@ -128,6 +129,24 @@ func limitBody(next http.Handler, limit int64) http.Handler {
 	})
 }
 
+// requireGraphQLContentType rejects a POST whose Content-Type no transport
+// reads, with a message that names the fix.
+func requireGraphQLContentType(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			switch mediaType {
+			case "application/json", "application/graphql-response+json", "application/graphql", "multipart/form-data", "application/x-www-form-urlencoded":
+			default:
+				writeGraphQLError(w, http.StatusUnsupportedMediaType, "BAD_USER_INPUT",
+					fmt.Sprintf("Content-Type %q is not supported; send Content-Type: application/json", r.Header.Get("Content-Type")))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func writeGraphQLError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -155,15 +174,40 @@ func cors(next http.Handler, allowed []string) http.Handler {
 	})
 }
 
+// originAllowed reports whether origin matches a pattern. A pattern with a
+// scheme, such as https://app.example.com, matches the whole origin; one
+// without, such as *.example.com, matches the host under any scheme.
 func originAllowed(origin string, patterns []string) bool {
+	origin = strings.ToLower(origin)
 	host := origin
 	if i := strings.Index(host, "://"); i >= 0 {
 		host = host[i+3:]
 	}
 	for _, p := range patterns {
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(host)); ok {
+		p = strings.ToLower(strings.TrimSpace(p))
+		target := host
+		if strings.Contains(p, "://") {
+			target = origin
+		}
+		if ok, _ := path.Match(p, target); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// OriginHostPatterns returns the host part of each origin pattern, as the
+// WebSocket library compares hosts only.
+func OriginHostPatterns(patterns []string) []string {
+	hosts := make([]string, 0, len(patterns))
+	for _, p := range patterns {
+		p = strings.TrimSpace(p)
+		if i := strings.Index(p, "://"); i >= 0 {
+			p = p[i+3:]
+		}
+		if p != "" {
+			hosts = append(hosts, p)
+		}
+	}
+	return hosts
 }

@@ -78,7 +78,7 @@ func New(cfg Config, resolver *graph.Resolver, ready Ready, onStop func(), log z
 	s := &Server{log: log, stopBase: stopBase, onStop: onStop, stopped: make(chan struct{}), serveDone: make(chan error, 1)}
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", newGraphQLHandler(cfg, resolver, log))
+	mux.Handle("/graphql", requireGraphQLContentType(newGraphQLHandler(cfg, resolver, log)))
 	mux.Handle("GET /{$}", playground.Handler("Onboarding API", "/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
@@ -124,7 +124,7 @@ func newGraphQLHandler(cfg Config, resolver *graph.Resolver, log zerolog.Logger)
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver}))
 	srv.AddTransport(transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.AllowedOrigins},
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: OriginHostPatterns(cfg.AllowedOrigins)},
 		},
 		KeepAlivePingInterval: cfg.KeepAlive,
 		PingPongInterval:      cfg.KeepAlive,
@@ -155,12 +155,8 @@ func writeText(w http.ResponseWriter, status int, body string) {
 	_, _ = w.Write([]byte(body))
 }
 
-// Listen binds addr and starts serving in the background.
-func (s *Server) Listen(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
+// Serve starts serving on ln in the background.
+func (s *Server) Serve(ln net.Listener) {
 	s.listener = ln
 	go func() {
 		err := s.http.Serve(ln)
@@ -170,7 +166,6 @@ func (s *Server) Listen(addr string) error {
 		s.serveDone <- err
 	}()
 	s.log.Info().Str("addr", ln.Addr().String()).Msg("server listening")
-	return nil
 }
 
 // Addr returns the address the server listens on.

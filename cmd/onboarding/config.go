@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -54,7 +55,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.BoolVar(&cfg.Server.Introspection, "introspection", cfg.Server.Introspection, "answer schema introspection queries (env ONBOARDING_INTROSPECTION)")
 	fs.IntVar(&cfg.Server.QueryCacheSize, "query-cache-size", cfg.Server.QueryCacheSize, "number of parsed queries kept in memory (env ONBOARDING_QUERY_CACHE_SIZE)")
 	fs.DurationVar(&cfg.Server.KeepAlive, "keepalive", cfg.Server.KeepAlive, "interval of WebSocket keepalive pings (env ONBOARDING_KEEPALIVE)")
-	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser origin hosts allowed for CORS and WebSocket, such as app.example.com or *.example.com (env ONBOARDING_ALLOWED_ORIGINS)")
+	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser origins allowed for CORS and WebSocket, as host patterns (app.example.com, *.example.com) or full origins (https://app.example.com) (env ONBOARDING_ALLOWED_ORIGINS)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: onboarding serve [flags]\n\nServes the GraphQL API on the embedded event store.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -79,37 +80,55 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f.Name)
 		v := getenv(name)
 		if v == "" || err != nil {
 			return
 		}
 		if setErr := fs.Set(f.Name, v); setErr != nil {
-			err = fmt.Errorf("environment variable %s=%q is invalid: %w", name, v, setErr)
+			err = fmt.Errorf("environment variable %s=%q is invalid; use a value like the default %q (%s)", name, v, f.DefValue, f.Usage)
 		}
 	})
 	return err
 }
 
-func (c Config) validate() error {
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (c *Config) validate() error {
+	c.LogLevel = strings.ToLower(c.LogLevel)
+	c.LogFormat = strings.ToLower(c.LogFormat)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("log level %q is unknown; use debug, info, warn or error", c.LogLevel)
+		return fmt.Errorf("--log-level (%s) %q is unknown; use debug, info, warn or error", envName("log-level"), c.LogLevel)
 	}
 	switch c.LogFormat {
 	case "json", "console", "auto":
 	default:
-		return fmt.Errorf("log format %q is unknown; use json, console or auto", c.LogFormat)
+		return fmt.Errorf("--log-format (%s) %q is unknown; use json, console or auto", envName("log-format"), c.LogFormat)
 	}
-	if c.DataDir == "" {
-		return fmt.Errorf("data directory is empty; set --data-dir to a directory path")
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr (%s) %q is not a host:port address: %v; use for example 127.0.0.1:8080", envName("addr"), c.Addr, err)
 	}
-	if c.Server.MaxBodyBytes < 1024 {
-		return fmt.Errorf("max body bytes %d is too small; use at least 1024", c.Server.MaxBodyBytes)
+	checks := []struct {
+		flag string
+		ok   bool
+		want string
+	}{
+		{"data-dir", c.DataDir != "", "a directory path"},
+		{"shutdown-timeout", c.ShutdownTimeout > 0, "a positive duration such as 15s"},
+		{"max-body-bytes", c.Server.MaxBodyBytes >= 1024, "at least 1024"},
+		{"max-depth", c.Server.MaxDepth >= 2, "at least 2"},
+		{"max-complexity", c.Server.MaxComplexity >= 10, "at least 10"},
+		{"query-cache-size", c.Server.QueryCacheSize >= 1, "at least 1"},
+		{"keepalive", c.Server.KeepAlive > 0, "a positive duration such as 10s"},
 	}
-	if c.Server.MaxDepth < 2 || c.Server.MaxComplexity < 10 {
-		return fmt.Errorf("max depth %d or max complexity %d is too small; use at least 2 and 10", c.Server.MaxDepth, c.Server.MaxComplexity)
+	for _, check := range checks {
+		if !check.ok {
+			return fmt.Errorf("--%s (%s) is out of range; use %s", check.flag, envName(check.flag), check.want)
+		}
 	}
 	return nil
 }

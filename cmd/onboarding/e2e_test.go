@@ -180,6 +180,8 @@ func TestBadInputCodes(t *testing.T) {
 		{"step not applicable", `mutation($id: ID!) { completeStep(input: {projectId: $id, stepId: "install-plugin"}) { project { version } } }`, map[string]any{"id": id}, "RULE_VIOLATION", "install-plugin"},
 		{"unknown platform", startMutation, map[string]any{"input": map[string]any{"customerId": "c", "customerName": "C", "name": "n", "systems": []map[string]any{{"name": "Shop", "platform": "GEOCITIES"}}}}, "BAD_USER_INPUT", "GEOCITIES"},
 		{"bad cursor", `{ projects(after: "zzz") { totalCount } }`, nil, "BAD_USER_INPUT", "zzz"},
+		{"unknown phase filter", `{ projects(filter: {phaseId: "launch"}) { totalCount } }`, nil, "BAD_USER_INPUT", "launch"},
+		{"unknown template version", `{ processTemplate(version: 9) { version } }`, nil, "NOT_FOUND", "9"},
 		{"too deep", `{ project(id: "x") { previousProject { previousProject { previousProject { previousProject { previousProject { id } } } } } } }`, nil, "DEPTH_LIMIT_EXCEEDED", "6"},
 		{"unknown field", `{ project(id: "x") { colour } }`, nil, "GRAPHQL_VALIDATION_FAILED", "colour"},
 	}
@@ -211,6 +213,11 @@ func TestBadInputCodes(t *testing.T) {
 	res = s.post(t, []byte(`{"query":"{ dashboard { totalProjects } }","variables":{"pad":"`+string(big)+`"}}`), nil)
 	if res.Status != http.StatusRequestEntityTooLarge || res.code() != "REQUEST_TOO_LARGE" {
 		t.Errorf("oversized body: status %d code %q, want 413 REQUEST_TOO_LARGE", res.Status, res.code())
+	}
+
+	res = s.post(t, []byte(`{"query":"{ dashboard { totalProjects } }"}`), http.Header{"Content-Type": {"text/plain"}})
+	if res.Status != http.StatusUnsupportedMediaType || res.code() != "BAD_USER_INPUT" || !strings.Contains(res.Errors[0].Message, "application/json") {
+		t.Errorf("text/plain body: status %d, errors %+v; want 415 naming application/json", res.Status, res.Errors)
 	}
 
 	// Nothing of the rejected requests was stored.

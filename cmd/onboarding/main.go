@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -122,6 +123,19 @@ func NewMain(cfg Config, log zerolog.Logger) *Main {
 // Open opens the store, rebuilds the read models from the log and starts
 // serving.
 func (m *Main) Open(ctx context.Context) error {
+	// Binding first reports a taken or invalid address before a long rebuild.
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	if err := m.open(ctx, ln); err != nil {
+		ln.Close()
+		return err
+	}
+	return nil
+}
+
+func (m *Main) open(ctx context.Context, ln net.Listener) error {
 	store, err := embedded.Open(m.Config.DataDir, embedded.Options{})
 	if err != nil {
 		return err
@@ -153,10 +167,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Log:      m.log,
 	}
 	m.server = server.New(m.Config.Server, resolver, m.projector.Ready, m.models.Feed().Close, m.log)
-	if err := m.server.Listen(m.Config.Addr); err != nil {
-		_ = m.close(context.Background())
-		return err
-	}
+	m.server.Serve(ln)
 	return nil
 }
 

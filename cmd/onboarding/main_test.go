@@ -155,7 +155,7 @@ func readExample(t *testing.T) string {
 func playExample(t *testing.T, s *testServer) string {
 	t.Helper()
 	var out strings.Builder
-	id, err := Play(context.Background(), http.DefaultClient, s.URL, readExample(t), &out)
+	id, err := Play(context.Background(), http.DefaultClient, s.URL, "onboarding-run.graphql", readExample(t), &out)
 	if err != nil {
 		t.Fatalf("play example: %v\n%s", err, out.String())
 	}

@@ -37,17 +37,20 @@ func play(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, err = Play(ctx, &http.Client{Timeout: 30 * time.Second}, *url, string(doc), stdout)
+	id, err := Play(ctx, &http.Client{Timeout: 30 * time.Second}, *url, fs.Arg(0), string(doc), stdout)
+	if id != "" {
+		fmt.Fprintf(stdout, "project id: %s\n", id)
+	}
 	return err
 }
 
 // Play sends every operation of doc to url in document order and prints a
 // line for each. It returns the id of the project that the first operation
 // started, and stops at the first operation that returns errors.
-func Play(ctx context.Context, client *http.Client, url, doc string, out io.Writer) (string, error) {
-	parsed, gqlErr := parser.ParseQuery(&ast.Source{Name: "example", Input: doc})
+func Play(ctx context.Context, client *http.Client, url, name, doc string, out io.Writer) (string, error) {
+	parsed, gqlErr := parser.ParseQuery(&ast.Source{Name: name, Input: doc})
 	if gqlErr != nil {
-		return "", fmt.Errorf("parse example: %w", gqlErr)
+		return "", fmt.Errorf("parse %s: %w", name, gqlErr)
 	}
 	projectID := ""
 	total := len(parsed.Operations)
