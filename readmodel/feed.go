@@ -233,6 +233,17 @@ func (f *Feed) sendDashboard() {
 	}
 }
 
+// Subscribers returns the number of open change subscriptions.
+func (f *Feed) Subscribers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.all)
+	for _, subs := range f.byProject {
+		n += len(subs)
+	}
+	return n
+}
+
 // Close ends every subscription.
 func (f *Feed) Close() {
 	f.mu.Lock()

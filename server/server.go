@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
@@ -69,6 +72,9 @@ type Server struct {
 	onStop    func()
 	stopped   chan struct{}
 	serveDone chan error
+	// subscriptions counts running GraphQL subscriptions, so that Shutdown
+	// can let them send their complete messages before closing sockets.
+	subscriptions sync.WaitGroup
 }
 
 // New returns a server for resolver. onStop runs first during Shutdown; it
@@ -78,7 +84,9 @@ func New(cfg Config, resolver *graph.Resolver, ready Ready, onStop func(), log z
 	s := &Server{log: log, stopBase: stopBase, onStop: onStop, stopped: make(chan struct{}), serveDone: make(chan error, 1)}
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", requireGraphQLContentType(newGraphQLHandler(cfg, resolver, log)))
+	gql := newGraphQLHandler(cfg, resolver, log)
+	gql.AroundOperations(s.countSubscriptions)
+	mux.Handle("/graphql", requireGraphQLContentType(gql))
 	mux.Handle("GET /{$}", playground.Handler("Onboarding API", "/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
@@ -107,7 +115,7 @@ func New(cfg Config, resolver *graph.Resolver, ready Ready, onStop func(), log z
 	return s
 }
 
-func newGraphQLHandler(cfg Config, resolver *graph.Resolver, log zerolog.Logger) http.Handler {
+func newGraphQLHandler(cfg Config, resolver *graph.Resolver, log zerolog.Logger) *handler.Server {
 	defaults := DefaultConfig()
 	if cfg.MaxComplexity <= 0 {
 		cfg.MaxComplexity = defaults.MaxComplexity
@@ -149,6 +157,24 @@ func newGraphQLHandler(cfg Config, resolver *graph.Resolver, log zerolog.Logger)
 	return srv
 }
 
+// countSubscriptions tracks each subscription until its last response.
+func (s *Server) countSubscriptions(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+		return next(ctx)
+	}
+	s.subscriptions.Add(1)
+	responses := next(ctx)
+	var done sync.Once
+	return func(ctx context.Context) *graphql.Response {
+		r := responses(ctx)
+		if r == nil {
+			done.Do(s.subscriptions.Done)
+		}
+		return r
+	}
+}
+
 func writeText(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
@@ -182,7 +208,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.onStop != nil {
 		s.onStop()
 	}
+	ended := make(chan struct{})
+	go func() {
+		s.subscriptions.Wait()
+		close(ended)
+	}()
 	err := s.http.Shutdown(ctx)
+	select {
+	case <-ended:
+		// NOTE: gqlgen writes a subscription's complete message just after
+		// its last response returns, with no hook to wait for, so sockets get
+		// this short grace period before they close.
+		time.Sleep(completeGrace)
+	case <-ctx.Done():
+	}
 	s.stopBase()
 	if err != nil {
 		_ = s.http.Close()
@@ -193,3 +232,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return nil
 }
+
+// completeGrace is how long Shutdown lets subscriptions that ended write
+// their complete messages.
+const completeGrace = 50 * time.Millisecond

@@ -84,6 +84,22 @@ func (c *wsClient) subscribe(t *testing.T, ctx context.Context, id, query string
 	c.send(t, ctx, wsMessage{ID: id, Type: kind, Payload: payload})
 }
 
+// waitSubscribers waits until the server's change feed has n subscribers,
+// because a subscribe message is handled asynchronously and a mutation sent
+// before the subscription is registered would not reach it.
+func waitSubscribers(t *testing.T, ctx context.Context, s *testServer, n int) {
+	t.Helper()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for s.models.Feed().Subscribers() < n {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("feed has %d subscribers, want %d", s.models.Feed().Subscribers(), n)
+		}
+	}
+}
+
 // nextOf returns the data of the next result of subscription id, skipping
 // results of other subscriptions.
 func (c *wsClient) nextOf(t *testing.T, ctx context.Context, id string) json.RawMessage {
@@ -158,6 +174,7 @@ func TestProjectChangedOverWebSocket(t *testing.T) {
 			if err := json.Unmarshal(c.next(t, ctx, "2"), &dash); err != nil || dash.DashboardChanged.TotalProjects != 1 {
 				t.Fatalf("first dashboard %+v (%v), want 1 project", dash, err)
 			}
+			waitSubscribers(t, ctx, s, 1)
 
 			for i := 1; i <= 3; i++ {
 				s.must(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 1.5, description: "work"}) { project { version } } }`,
@@ -186,6 +203,7 @@ func TestSubscriptionEndsOnShutdown(t *testing.T) {
 	defer cancel()
 	c := dialWS(t, ctx, s, "graphql-transport-ws")
 	c.subscribe(t, ctx, "1", projectChangedSubscription, map[string]any{"id": id})
+	waitSubscribers(t, ctx, s, 1)
 	// A mutation proves the subscription is live before the shutdown.
 	s.must(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 1, description: "work"}) { project { version } } }`, map[string]any{"id": id}, "", nil)
 	c.next(t, ctx, "1")
@@ -247,6 +265,7 @@ func TestProjectEventsOverSSE(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	lines := subscribeSSE(t, ctx, s, `subscription { projectEvents { projectId type streamVersion } }`, nil)
+	waitSubscribers(t, ctx, s, 1)
 
 	second := s.startProject(t, "globex")
 	s.must(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 1, description: "work"}) { project { version } } }`, map[string]any{"id": first}, "", nil)
@@ -274,6 +293,7 @@ func TestProjectChangedOverSSE(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	lines := subscribeSSE(t, ctx, s, projectChangedSubscription, map[string]any{"id": id})
+	waitSubscribers(t, ctx, s, 1)
 
 	s.must(t, `mutation($id: ID!) { markWaitingOnCustomer(input: {projectId: $id, reason: "login missing"}) { project { version } } }`, map[string]any{"id": id}, "", nil)
 
