@@ -252,3 +252,11 @@ func ParseCursor(cursor string) (Position, error) {
 	}
 	return Position{}, fmt.Errorf("cursor %q is not an event position cursor; pass the position of an event this API returned", cursor)
 }
+
+// Pinger is implemented by stores that can report whether they are
+// reachable, for readiness checks.
+type Pinger interface {
+	// Ping returns nil when the store answers, and an error wrapping
+	// ErrUnavailable when it does not.
+	Ping(ctx context.Context) error
+}

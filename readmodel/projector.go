@@ -50,15 +50,32 @@ func (p *Projector) Failures() int64 { return p.failures.Load() }
 func (p *Projector) Run(ctx context.Context) error {
 	filter := eventstore.Filter{StreamPrefix: eventstore.StreamPrefix}
 	started := time.Now()
-	count, err := p.catchUp(ctx, filter)
-	if err != nil {
-		return err
+	count := 0
+	backoff := 100 * time.Millisecond
+	for {
+		n, err := p.catchUp(ctx, filter)
+		count += n
+		if err == nil {
+			break
+		}
+		// An unreachable store may come back, so catching up is retried;
+		// any other error means the log cannot be read.
+		if !errors.Is(err, eventstore.ErrUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		p.log.Warn().Err(err).Str("retry_in", backoff.String()).Msg("event store unavailable while rebuilding read models")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
 	}
 	p.log.Info().Int("events", count).Float64("took_ms", float64(time.Since(started).Microseconds())/1000).Str("position", p.models.Position().String()).Msg("read models rebuilt")
 	p.ready.Store(true)
 	close(p.caughtUp)
 
-	backoff := 100 * time.Millisecond
+	backoff = 100 * time.Millisecond
 	for {
 		err := p.follow(ctx, filter)
 		if ctx.Err() != nil {

@@ -14,7 +14,11 @@ import (
 // Config is the configuration of the serve command. Every field has a flag
 // and an environment variable; a flag wins over the variable.
 type Config struct {
-	Addr            string
+	Addr string
+	// Store is "embedded" or "esdb".
+	Store string
+	// ESDBURL is the connection string of EventStoreDB or KurrentDB.
+	ESDBURL         string
 	DataDir         string
 	LogLevel        string
 	LogFormat       string
@@ -26,6 +30,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Addr:            "127.0.0.1:8080",
+		Store:           "embedded",
 		DataDir:         "data",
 		LogLevel:        "info",
 		LogFormat:       "auto",
@@ -45,6 +50,8 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.SetOutput(stderr)
 	var origins string
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address, host:port (env ONBOARDING_ADDR)")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "event store: embedded (a bbolt file in --data-dir) or esdb (EventStoreDB or KurrentDB at --esdb-url) (env ONBOARDING_STORE)")
+	fs.StringVar(&cfg.ESDBURL, "esdb-url", cfg.ESDBURL, "EventStoreDB or KurrentDB connection string, such as esdb://127.0.0.1:2113?tls=false or esdb+discover://node1:2113,node2:2113,node3:2113 (env ONBOARDING_ESDB_URL)")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded event store, created if missing (env ONBOARDING_DATA_DIR)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error (env ONBOARDING_LOG_LEVEL)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json, console, or auto for console on a terminal and json otherwise (env ONBOARDING_LOG_FORMAT)")
@@ -57,7 +64,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.DurationVar(&cfg.Server.KeepAlive, "keepalive", cfg.Server.KeepAlive, "interval of WebSocket keepalive pings (env ONBOARDING_KEEPALIVE)")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser origins allowed for CORS and WebSocket, as host patterns (app.example.com, *.example.com) or full origins (https://app.example.com) (env ONBOARDING_ALLOWED_ORIGINS)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: onboarding serve [flags]\n\nServes the GraphQL API on the embedded event store.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: onboarding serve [flags]\n\nServes the GraphQL API on the embedded event store or on EventStoreDB.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 
@@ -111,6 +118,15 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("--addr (%s) %q is not a host:port address: %v; use for example 127.0.0.1:8080", envName("addr"), c.Addr, err)
+	}
+	switch c.Store {
+	case "embedded":
+	case "esdb":
+		if c.ESDBURL == "" {
+			return fmt.Errorf("--store esdb needs --esdb-url (%s), such as esdb://127.0.0.1:2113?tls=false", envName("esdb-url"))
+		}
+	default:
+		return fmt.Errorf("--store (%s) %q is unknown; use embedded or esdb", envName("store"), c.Store)
 	}
 	checks := []struct {
 		flag string

@@ -25,6 +25,7 @@ import (
 	"github.com/integrationplatform/onboarding/command"
 	"github.com/integrationplatform/onboarding/eventstore"
 	"github.com/integrationplatform/onboarding/eventstore/embedded"
+	"github.com/integrationplatform/onboarding/eventstore/esdb"
 	"github.com/integrationplatform/onboarding/graph"
 	"github.com/integrationplatform/onboarding/readmodel"
 	"github.com/integrationplatform/onboarding/server"
@@ -136,12 +137,11 @@ func (m *Main) Open(ctx context.Context) error {
 }
 
 func (m *Main) open(ctx context.Context, ln net.Listener) error {
-	store, err := embedded.Open(m.Config.DataDir, embedded.Options{})
+	store, err := m.openStore()
 	if err != nil {
 		return err
 	}
 	m.store = store
-	m.log.Info().Str("data_dir", m.Config.DataDir).Msg("embedded event store opened")
 
 	m.models = readmodel.NewModels()
 	m.projector = readmodel.NewProjector(store, m.models, m.log)
@@ -166,9 +166,42 @@ func (m *Main) open(ctx context.Context, ln net.Listener) error {
 		Models:   m.models,
 		Log:      m.log,
 	}
-	m.server = server.New(m.Config.Server, resolver, m.projector.Ready, m.models.Feed().Close, m.log)
+	m.server = server.New(m.Config.Server, resolver, m.ready, m.models.Feed().Close, m.log)
 	m.server.Serve(ln)
 	return nil
+}
+
+// openStore opens the configured event store.
+func (m *Main) openStore() (eventstore.Store, error) {
+	if m.Config.Store == "esdb" {
+		store, err := esdb.Open(esdb.Options{ConnectionString: m.Config.ESDBURL, Log: m.log})
+		if err != nil {
+			return nil, err
+		}
+		m.log.Info().Str("store", "esdb").Msg("EventStoreDB event store configured")
+		return store, nil
+	}
+	store, err := embedded.Open(m.Config.DataDir, embedded.Options{})
+	if err != nil {
+		return nil, err
+	}
+	m.log.Info().Str("store", "embedded").Str("data_dir", m.Config.DataDir).Msg("embedded event store opened")
+	return store, nil
+}
+
+// ready reports whether the read models are caught up and the store
+// answers.
+func (m *Main) ready() bool {
+	if !m.projector.Ready() {
+		return false
+	}
+	pinger, ok := m.store.(eventstore.Pinger)
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return pinger.Ping(ctx) == nil
 }
 
 // Addr returns the address the server listens on.
