@@ -161,9 +161,25 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	// EventStoreDB writes a retry again when its exact expected revision is
+	// the stream's current one, which is the case when the retried events
+	// are the last ones of the stream, so those are compared first.
+	if _, exact := expected.ExactRevision(); exact {
+		if stored, ok, err := s.storedTail(ctx, client, stream, events); err != nil {
+			return eventstore.AppendResult{}, err
+		} else if ok {
+			return stored, nil
+		}
+	}
 	res, err := client.AppendToStream(ctx, stream, kurrent.AppendToStreamOptions{ExpectedRevision: expectedRevision(expected)}, data...)
 	var kerr *kurrent.Error
 	if errors.As(err, &kerr) && kerr.Code() == kurrent.ErrorCodeWrongExpectedVersion {
+		// EventStoreDB recognises a retry only at the revisions its expected
+		// revision points to; a retry sent with another expectation is
+		// found here by its event ids.
+		if stored, ok, findErr := s.storedAppend(ctx, client, stream, events); findErr == nil && ok {
+			return stored, nil
+		}
 		return eventstore.AppendResult{}, s.conflict(ctx, client, stream, expected)
 	}
 	if err != nil {
@@ -173,6 +189,69 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		Revision: res.NextExpectedVersion,
 		Position: eventstore.Position{Commit: res.CommitPosition, Prepare: res.PreparePosition},
 	}, nil
+}
+
+// storedTail reports whether the last events of stream are events, by id,
+// and returns the result of the append that stored them.
+func (s *Store) storedTail(ctx context.Context, client *kurrent.Client, stream string, events []eventstore.EventData) (eventstore.AppendResult, bool, error) {
+	read, err := client.ReadStream(ctx, stream, kurrent.ReadStreamOptions{Direction: kurrent.Backwards, From: kurrent.End{}}, uint64(len(events)))
+	if err != nil {
+		var kerr *kurrent.Error
+		if errors.As(err, &kerr) && kerr.Code() == kurrent.ErrorCodeResourceNotFound {
+			return eventstore.AppendResult{}, false, nil
+		}
+		return eventstore.AppendResult{}, false, s.check(client, "read "+stream, err)
+	}
+	defer read.Close()
+	var tail []eventstore.RecordedEvent
+	for {
+		e, err := read.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			err = s.readError(client, stream, err)
+			if errors.Is(err, eventstore.ErrStreamNotFound) {
+				return eventstore.AppendResult{}, false, nil
+			}
+			return eventstore.AppendResult{}, false, err
+		}
+		tail = append(tail, recorded(e))
+	}
+	if len(tail) != len(events) {
+		return eventstore.AppendResult{}, false, nil
+	}
+	for i, e := range events {
+		if tail[len(tail)-1-i].ID != e.ID {
+			return eventstore.AppendResult{}, false, nil
+		}
+	}
+	return eventstore.AppendResult{Revision: tail[0].Revision, Position: tail[0].Position}, true, nil
+}
+
+// storedAppend reports whether events are stored in stream, consecutively
+// and in order, and returns the result of the append that stored them.
+func (s *Store) storedAppend(ctx context.Context, client *kurrent.Client, stream string, events []eventstore.EventData) (eventstore.AppendResult, bool, error) {
+	stored, err := s.ReadStream(ctx, stream, 0, 0)
+	if err != nil {
+		return eventstore.AppendResult{}, false, err
+	}
+	for i := range stored {
+		if stored[i].ID != events[0].ID {
+			continue
+		}
+		if i+len(events) > len(stored) {
+			return eventstore.AppendResult{}, false, nil
+		}
+		for j, e := range events {
+			if stored[i+j].ID != e.ID {
+				return eventstore.AppendResult{}, false, nil
+			}
+		}
+		last := stored[i+len(events)-1]
+		return eventstore.AppendResult{Revision: last.Revision, Position: last.Position}, true, nil
+	}
+	return eventstore.AppendResult{}, false, nil
 }
 
 // conflict builds the conflict error with the stream's current revision.

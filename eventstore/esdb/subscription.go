@@ -176,6 +176,11 @@ func (sub *subscription) fail(err error) {
 // Next implements eventstore.Subscription.
 func (sub *subscription) Next(ctx context.Context) (eventstore.RecordedEvent, error) {
 	select {
+	case <-sub.stop:
+		return eventstore.RecordedEvent{}, eventstore.ErrClosed
+	default:
+	}
+	select {
 	case e, ok := <-sub.events:
 		if !ok {
 			sub.mu.Lock()
