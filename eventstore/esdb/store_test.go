@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/integrationplatform/onboarding/eventstore"
+	"github.com/integrationplatform/onboarding/eventstore/esdb/esdbtest"
 	"github.com/integrationplatform/onboarding/eventstore/storetest"
 )
 
@@ -32,7 +33,7 @@ func openStore(t *testing.T, connectionString string) *Store {
 
 func TestConformanceInProcessServer(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) eventstore.Store {
-		return openStore(t, startFakeServer(t).connectionString())
+		return openStore(t, esdbtest.Start(t).ConnectionString())
 	})
 }
 
@@ -59,8 +60,8 @@ func appendOne(ctx context.Context, s *Store, stream string) (eventstore.AppendR
 // again after it restarts on the same port; every acknowledged append is
 // stored.
 func TestAppendsSurviveServerRestart(t *testing.T) {
-	srv := startFakeServer(t)
-	s := openStore(t, srv.connectionString())
+	srv := esdbtest.Start(t)
+	s := openStore(t, srv.ConnectionString())
 	stream := "project-" + uuid.NewString()
 	acknowledged := 0
 	for range 20 {
@@ -70,7 +71,7 @@ func TestAppendsSurviveServerRestart(t *testing.T) {
 		acknowledged++
 	}
 
-	srv.stop()
+	srv.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	_, err := appendOne(ctx, s, stream)
 	cancel()
@@ -78,7 +79,7 @@ func TestAppendsSurviveServerRestart(t *testing.T) {
 		t.Fatalf("append while stopped returned %v, want ErrUnavailable", err)
 	}
 
-	srv.restart(t)
+	srv.Restart(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -104,8 +105,8 @@ func TestAppendsSurviveServerRestart(t *testing.T) {
 // A subscription resumes after the server restarts and delivers every
 // event exactly once, in order.
 func TestSubscriptionSurvivesServerRestart(t *testing.T) {
-	srv := startFakeServer(t)
-	s := openStore(t, srv.connectionString())
+	srv := esdbtest.Start(t)
+	s := openStore(t, srv.ConnectionString())
 	prefix := "project-" + uuid.NewString()[:8] + "-"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -140,8 +141,8 @@ func TestSubscriptionSurvivesServerRestart(t *testing.T) {
 
 	write(50)
 	received := receive(t, ctx, sub, 50)
-	srv.stop()
-	srv.restart(t)
+	srv.Stop()
+	srv.Restart(t)
 	write(50)
 	received = append(received, receive(t, ctx, sub, 50)...)
 
