@@ -289,7 +289,9 @@ func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req
 		return res, err
 	}
 
-	md := eventstore.Metadata{Actor: req.Actor, CorrelationID: req.CorrelationID, OccurredAt: h.now().UTC(), IdempotencyKey: req.IdempotencyKey}
+	// The causation id names the command that caused the events: all events
+	// of one command share it.
+	md := eventstore.Metadata{Actor: req.Actor, CorrelationID: req.CorrelationID, CausationID: uuid.NewString(), OccurredAt: h.now().UTC(), IdempotencyKey: req.IdempotencyKey}
 	if req.IdempotencyKey != "" {
 		md.RequestHash = hash
 	}
