@@ -128,7 +128,9 @@ type keyRecord struct {
 }
 
 type cachedProject struct {
-	agg  *domain.Project
+	agg *domain.Project
+	// lastHash is the chain hash of the last event applied to agg.
+	lastHash string
 	keys map[string]keyRecord
 	last eventstore.Position
 }
@@ -261,6 +263,7 @@ func (h *Handler) load(ctx context.Context, projectID string) (*cachedProject, e
 		}
 		state.agg.Apply(env.Event)
 		state.last = r.Position
+		state.lastHash = env.Metadata.Hash
 		if k := env.Metadata.IdempotencyKey; k != "" {
 			state.keys[k] = keyRecord{position: r.Position, version: int(r.Revision) + 1, hash: env.Metadata.RequestHash}
 		}
@@ -296,12 +299,13 @@ func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req
 		md.RequestHash = hash
 	}
 	data := make([]eventstore.EventData, len(events))
+	lastHash := state.lastHash
 	for i, e := range events {
 		id := uuid.NewString()
 		if req.IdempotencyKey != "" {
 			id = uuid.NewSHA1(idempotencyNamespace, fmt.Appendf(nil, "%s/%s/%d", req.ProjectID, req.IdempotencyKey, i)).String()
 		}
-		if data[i], err = eventstore.Encode(id, e, md); err != nil {
+		if data[i], lastHash, err = eventstore.Encode(id, e, md, lastHash); err != nil {
 			return res, err
 		}
 	}
@@ -323,6 +327,7 @@ func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req
 		agg.Apply(e)
 	}
 	state.last = appended.Position
+	state.lastHash = lastHash
 	h.log.Debug().Str("project_id", req.ProjectID).Str("command", domain.CommandName(req.Command)).Int("events", len(events)).Int("version", agg.Version()).Msg("command handled")
 	return Result{ProjectID: req.ProjectID, Version: agg.Version(), Position: appended.Position, Events: len(events)}, nil
 }

@@ -1,6 +1,7 @@
 package command_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/integrationplatform/onboarding/command"
 	"github.com/integrationplatform/onboarding/domain"
+	"github.com/integrationplatform/onboarding/eventstore"
 )
 
 func TestExecuteStartGeneratesID(t *testing.T) {
@@ -346,5 +348,31 @@ func TestExecuteKeyReusedForOtherRequest(t *testing.T) {
 	}
 	if n := streamLength(t, store, id); n != first.Version {
 		t.Errorf("%d events stored, expected %d", n, first.Version)
+	}
+}
+
+// Every command's events extend their stream's hash chain.
+func TestExecuteChainsEvents(t *testing.T) {
+	store := openStore(t)
+	p := newProcess(t, store, store)
+	id := p.start(t, "customer-1")
+	for range 3 {
+		p.execute(t, command.Request{ProjectID: id, Command: domain.LogTime{Hours: 1, Description: "work"}})
+	}
+	// A second process continues the chain from what it reads.
+	newProcess(t, store, store).execute(t, command.Request{ProjectID: id, Command: domain.LogTime{Hours: 2, Description: "more work"}})
+
+	records, err := store.ReadStream(context.Background(), eventstore.StreamName(id), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := eventstore.NewChainVerifier()
+	for _, r := range records {
+		if err := v.Add(r); err != nil {
+			t.Errorf("chain broken: %v", err)
+		}
+	}
+	if v.Events != 5 {
+		t.Errorf("checked %d events, want 5", v.Events)
 	}
 }

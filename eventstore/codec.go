@@ -40,6 +40,9 @@ type Metadata struct {
 	// RequestHash identifies the request that used IdempotencyKey, so that a
 	// key reused for a different request can be rejected.
 	RequestHash string `json:"requestHash,omitempty"`
+	// Hash chains the event to its predecessor in the stream; see
+	// SealMetadata. It is always the last member of the stored metadata.
+	Hash string `json:"hash,omitempty"`
 }
 
 // Envelope is a decoded stored event.
@@ -62,9 +65,22 @@ type Upcaster func(data json.RawMessage) (json.RawMessage, error)
 // turns that version into the next one.
 var upcasters = map[string]map[int]Upcaster{}
 
-// Encode turns a domain event into an event to append.
-func Encode(id string, e domain.Event, md Metadata) (EventData, error) {
+// Encode turns a domain event into an event to append, with metadata
+// sealed into the hash chain after prevHash, the hash of the stream's
+// previous event ("" for the first). It returns the event's hash.
+func Encode(id string, e domain.Event, md Metadata, prevHash string) (EventData, string, error) {
+	data, err := encodeUnsealed(id, e, md)
+	if err != nil {
+		return data, "", err
+	}
+	var hash string
+	data.Metadata, hash = SealMetadata(prevHash, data.Type, data.Data, data.Metadata)
+	return data, hash, nil
+}
+
+func encodeUnsealed(id string, e domain.Event, md Metadata) (EventData, error) {
 	md.SchemaVersion = e.SchemaVersion()
+	md.Hash = ""
 	data, err := json.Marshal(e)
 	if err != nil {
 		return EventData{}, fmt.Errorf("encode %s: %w", e.EventType(), err)

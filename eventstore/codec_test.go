@@ -53,7 +53,7 @@ func TestEventGoldenFiles(t *testing.T) {
 	for _, e := range sampleEvents {
 		name := fmt.Sprintf("%s.v%d.json", e.EventType(), e.SchemaVersion())
 		t.Run(name, func(t *testing.T) {
-			data, err := Encode("id-1", e, sampleMetadata)
+			data, _, err := Encode("id-1", e, sampleMetadata, "")
 			if err != nil {
 				t.Fatal(err)
 			}

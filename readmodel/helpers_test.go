@@ -126,9 +126,10 @@ func (s *scenario) appendEvents(projectID string, from int, at time.Time, events
 	s.t.Helper()
 	md := eventstore.Metadata{Actor: eventstore.Actor{UserID: actorID, Role: "engineer"}, OccurredAt: at}
 	data := make([]eventstore.EventData, len(events))
+	prev := s.lastHash(projectID, from)
 	for i, e := range events {
 		var err error
-		if data[i], err = eventstore.Encode(uuid.NewString(), e, md); err != nil {
+		if data[i], prev, err = eventstore.Encode(uuid.NewString(), e, md, prev); err != nil {
 			s.t.Fatalf("Encode of %s failed: %v", e.EventType(), err)
 		}
 	}
@@ -354,4 +355,22 @@ func projectIDs(changes []readmodel.Change) []string {
 		ids[i] = c.Envelope.ProjectID
 	}
 	return ids
+}
+
+// lastHash returns the chain hash of the stream's event before revision
+// from, or "" for an empty stream.
+func (s *scenario) lastHash(projectID string, from int) string {
+	s.t.Helper()
+	if from == 0 {
+		return ""
+	}
+	records, err := s.store.ReadStream(context.Background(), eventstore.StreamName(projectID), uint64(from-1), 1)
+	if err != nil {
+		s.t.Fatalf("read the last event of %s: %v", projectID, err)
+	}
+	env, err := eventstore.Decode(records[0])
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return env.Metadata.Hash
 }

@@ -90,8 +90,9 @@ func fillStore(b *testing.B, store eventstore.Store, n int) int {
 				id := uuid.NewString()
 				run := projectRun(b, id)
 				data := make([]eventstore.EventData, len(run))
+				prev := ""
 				for i, e := range run {
-					data[i], _ = eventstore.Encode(uuid.NewString(), e, md)
+					data[i], prev, _ = eventstore.Encode(uuid.NewString(), e, md, prev)
 				}
 				if _, err := store.Append(context.Background(), eventstore.StreamName(id), eventstore.NoStream(), data...); err != nil {
 					mu.Lock()
