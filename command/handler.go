@@ -131,8 +131,8 @@ type cachedProject struct {
 	agg *domain.Project
 	// lastHash is the chain hash of the last event applied to agg.
 	lastHash string
-	keys map[string]keyRecord
-	last eventstore.Position
+	keys     map[string]keyRecord
+	last     eventstore.Position
 }
 
 // NewHandler returns a handler that appends to store and waits for models.
