@@ -28,7 +28,7 @@ func logConcurrently(processes []*process, projectID string, writers, count int)
 			wg.Go(func() {
 				for i := range count {
 					res, err := p.try(command.Request{ProjectID: projectID, Command: domain.LogTime{
-						Hours: 0.125 * float64(w%4+1), Description: fmt.Sprintf("process %d writer %d entry %d", pi, w, i),
+						Hours: 0.25 * float64(w%4+1), Description: fmt.Sprintf("process %d writer %d entry %d", pi, w, i),
 					}})
 					mu.Lock()
 					if err != nil {
@@ -49,7 +49,7 @@ func logConcurrently(processes []*process, projectID string, writers, count int)
 func expectedHours(processes, writers, count int) float64 {
 	total := 0.0
 	for w := range writers {
-		total += 0.125 * float64(w%4+1)
+		total += 0.25 * float64(w%4+1)
 	}
 	return total * float64(processes*count)
 }

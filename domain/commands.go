@@ -60,7 +60,7 @@ type RecordTestResult struct {
 	Notes          string
 }
 
-// LogTime records hours worked.
+// LogTime records time worked, given in hours and stored in whole minutes.
 type LogTime struct {
 	Hours       float64
 	Description string
@@ -430,8 +430,9 @@ func (p *Project) recordTestResult(c RecordTestResult) ([]Event, error) {
 }
 
 func (p *Project) logTime(c LogTime) ([]Event, error) {
-	if math.IsNaN(c.Hours) || c.Hours <= 0 || c.Hours > MaxHoursPerLog {
-		return nil, invalid("hours", "hours %v is out of range; log more than 0 and at most %d hours at a time", c.Hours, MaxHoursPerLog)
+	minutes := int(math.Round(c.Hours * 60))
+	if math.IsNaN(c.Hours) || c.Hours > MaxHoursPerLog || minutes < 1 {
+		return nil, invalid("hours", "hours %v is out of range; log at least one minute (0.0167 hours) and at most %d hours at a time", c.Hours, MaxHoursPerLog)
 	}
 	description, err := requireText("description", c.Description, MaxReasonLength)
 	if err != nil {
@@ -442,7 +443,7 @@ func (p *Project) logTime(c LogTime) ([]Event, error) {
 			return nil, err
 		}
 	}
-	return []Event{&TimeLogged{Hours: c.Hours, Description: description, StepID: c.StepID}}, nil
+	return []Event{&TimeLogged{Minutes: minutes, Description: description, StepID: c.StepID}}, nil
 }
 
 func (p *Project) markWaiting(c MarkWaitingOnCustomer) ([]Event, error) {

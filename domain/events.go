@@ -84,13 +84,18 @@ type TestResultRecorded struct {
 	Notes  string `json:"notes,omitempty"`
 }
 
-// TimeLogged records hours worked on the project.
+// TimeLogged records time worked on the project. Schema version 2 stores
+// whole minutes, because sums of fractional hours in floating point drift;
+// version 1 stored fractional hours in "hours".
 type TimeLogged struct {
-	Hours       float64 `json:"hours"`
-	Description string  `json:"description"`
+	Minutes     int    `json:"minutes"`
+	Description string `json:"description"`
 	// StepID is the step the time was spent on, if any.
 	StepID string `json:"stepId,omitempty"`
 }
+
+// Hours returns the logged time in hours.
+func (e *TimeLogged) Hours() float64 { return float64(e.Minutes) / 60 }
 
 // WaitingOnCustomerMarked records that work waits for the customer.
 type WaitingOnCustomerMarked struct {
@@ -128,7 +133,7 @@ func (*ContactRemoved) SchemaVersion() int          { return 1 }
 func (*StepCompleted) SchemaVersion() int           { return 1 }
 func (*StepReopened) SchemaVersion() int            { return 1 }
 func (*TestResultRecorded) SchemaVersion() int      { return 1 }
-func (*TimeLogged) SchemaVersion() int              { return 1 }
+func (*TimeLogged) SchemaVersion() int              { return 2 }
 func (*WaitingOnCustomerMarked) SchemaVersion() int { return 1 }
 func (*WorkResumed) SchemaVersion() int             { return 1 }
 func (*ProjectCompleted) SchemaVersion() int        { return 1 }

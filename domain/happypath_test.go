@@ -180,7 +180,7 @@ func TestHappyPathSettlementProject(t *testing.T) {
 	}
 
 	events, err := when(t, p, domain.LogTime{Hours: 0.5, Description: "follow-up after handover"})
-	thenEvents(t, events, err, &domain.TimeLogged{Hours: 0.5, Description: "follow-up after handover"})
+	thenEvents(t, events, err, &domain.TimeLogged{Minutes: 30, Description: "follow-up after handover"})
 }
 
 func TestHappyPathHostedShopProject(t *testing.T) {

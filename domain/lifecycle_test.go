@@ -44,7 +44,7 @@ func TestLogTimeRecordsHours(t *testing.T) {
 
 	events, err := when(t, p, domain.LogTime{Hours: 1.5, Description: "  kickoff call  ", StepID: "collect-information"})
 
-	thenEvents(t, events, err, &domain.TimeLogged{Hours: 1.5, Description: "kickoff call", StepID: "collect-information"})
+	thenEvents(t, events, err, &domain.TimeLogged{Minutes: 90, Description: "kickoff call", StepID: "collect-information"})
 }
 
 func TestLogTimeWithoutStep(t *testing.T) {
@@ -52,7 +52,7 @@ func TestLogTimeWithoutStep(t *testing.T) {
 
 	events, err := when(t, p, domain.LogTime{Hours: domain.MaxHoursPerLog, Description: "configuration"})
 
-	thenEvents(t, events, err, &domain.TimeLogged{Hours: domain.MaxHoursPerLog, Description: "configuration"})
+	thenEvents(t, events, err, &domain.TimeLogged{Minutes: domain.MaxHoursPerLog * 60, Description: "configuration"})
 }
 
 func TestLogTimeRejectsInvalidHours(t *testing.T) {
@@ -108,8 +108,8 @@ func TestLogTimeUnknownStep(t *testing.T) {
 
 func TestLogTimeSumsHours(t *testing.T) {
 	p := given(settlementStart(),
-		&domain.TimeLogged{Hours: 1.5, Description: "kickoff"},
-		&domain.TimeLogged{Hours: 2.25, Description: "configuration", StepID: "flows"},
+		&domain.TimeLogged{Minutes: 90, Description: "kickoff"},
+		&domain.TimeLogged{Minutes: 135, Description: "configuration", StepID: "flows"},
 	)
 
 	if got := p.LoggedHours(); got != 3.75 {
@@ -122,7 +122,7 @@ func TestLogTimeOnCompletedProject(t *testing.T) {
 
 	events, err := when(t, p, domain.LogTime{Hours: 0.5, Description: "follow-up after handover", StepID: "handover"})
 
-	thenEvents(t, events, err, &domain.TimeLogged{Hours: 0.5, Description: "follow-up after handover", StepID: "handover"})
+	thenEvents(t, events, err, &domain.TimeLogged{Minutes: 30, Description: "follow-up after handover", StepID: "handover"})
 }
 
 func TestLogTimeOnCancelledProject(t *testing.T) {

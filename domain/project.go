@@ -73,7 +73,7 @@ type Project struct {
 	completed     map[string]bool
 	testPassed    map[string]bool
 	contacts      []Contact
-	loggedHours   float64
+	loggedMinutes int
 }
 
 // NewProject returns the state of a project with no events.
@@ -132,7 +132,7 @@ func (p *Project) TestPassed(stepID, testID string) bool {
 func (p *Project) Contacts() []Contact { return append([]Contact(nil), p.contacts...) }
 
 // LoggedHours returns the hours logged so far.
-func (p *Project) LoggedHours() float64 { return p.loggedHours }
+func (p *Project) LoggedHours() float64 { return float64(p.loggedMinutes) / 60 }
 
 // Applicable reports whether the step applies to this project.
 func (p *Project) Applicable(s *Step) bool {
@@ -297,7 +297,7 @@ func (p *Project) Apply(e Event) {
 	case *TestResultRecorded:
 		p.testPassed[e.StepID+"/"+e.TestID] = e.Passed
 	case *TimeLogged:
-		p.loggedHours += e.Hours
+		p.loggedMinutes += e.Minutes
 	case *WaitingOnCustomerMarked:
 		p.waiting, p.waitingReason = true, e.Reason
 	case *WorkResumed:

@@ -3,6 +3,7 @@ package eventstore
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -63,7 +64,28 @@ type Upcaster func(data json.RawMessage) (json.RawMessage, error)
 
 // upcasters maps an event type and a schema version to the function that
 // turns that version into the next one.
-var upcasters = map[string]map[int]Upcaster{}
+var upcasters = map[string]map[int]Upcaster{
+	domain.TypeTimeLogged: {1: timeLoggedV1ToV2},
+}
+
+// timeLoggedV1ToV2 turns fractional "hours" into whole "minutes".
+func timeLoggedV1ToV2(data json.RawMessage) (json.RawMessage, error) {
+	var v1 map[string]json.RawMessage
+	if err := json.Unmarshal(data, &v1); err != nil {
+		return nil, err
+	}
+	var hours float64
+	if err := json.Unmarshal(v1["hours"], &hours); err != nil {
+		return nil, fmt.Errorf("hours: %w", err)
+	}
+	delete(v1, "hours")
+	minutes, err := json.Marshal(int(math.Round(hours * 60)))
+	if err != nil {
+		return nil, err
+	}
+	v1["minutes"] = minutes
+	return json.Marshal(v1)
+}
 
 // Encode turns a domain event into an event to append, with metadata
 // sealed into the hash chain after prevHash, the hash of the stream's

@@ -28,7 +28,7 @@ var sampleEvents = []domain.Event{
 	&domain.StepCompleted{StepID: "flows"},
 	&domain.StepReopened{StepID: "flows", Reason: "stock master changed"},
 	&domain.TestResultRecorded{StepID: "order-testing", TestID: "joint-test-run", Passed: false, Notes: "VAT on shipping wrong"},
-	&domain.TimeLogged{Hours: 1.5, Description: "configuration", StepID: "order-flow"},
+	&domain.TimeLogged{Minutes: 90, Description: "configuration", StepID: "order-flow"},
 	&domain.WaitingOnCustomerMarked{Reason: "API key missing"},
 	&domain.WorkResumed{},
 	&domain.ProjectCompleted{},
@@ -156,5 +156,55 @@ func TestFilterSkipsSystemStreams(t *testing.T) {
 	}
 	if (Filter{StreamPrefix: "project-"}).Match("order-1") {
 		t.Error("prefix filter project- matched order-1")
+	}
+}
+
+// oldVersions are stored examples of earlier schema versions, with the
+// event each must decode to through the upcasters.
+var oldVersions = map[string]domain.Event{
+	"TimeLogged.v1.json": &domain.TimeLogged{Minutes: 90, Description: "configuration", StepID: "order-flow"},
+}
+
+// TestDecodeOldVersions replays every stored example of an older schema
+// version, as replaying an old log does, and checks that every golden file
+// is either current or listed here.
+func TestDecodeOldVersions(t *testing.T) {
+	current := map[string]bool{}
+	for _, e := range sampleEvents {
+		current[fmt.Sprintf("%s.v%d.json", e.EventType(), e.SchemaVersion())] = true
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		if current[name] {
+			continue
+		}
+		want, ok := oldVersions[name]
+		if !ok {
+			t.Errorf("%s is neither a current version nor listed in oldVersions", name)
+			continue
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored struct {
+			Type     string
+			Data     json.RawMessage
+			Metadata json.RawMessage
+		}
+		if err := json.Unmarshal(raw, &stored); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		env, err := Decode(RecordedEvent{ID: "id-1", StreamID: StreamName("p1"), Type: stored.Type, Data: stored.Data, Metadata: stored.Metadata})
+		if err != nil {
+			t.Fatalf("decode %s: %v", name, err)
+		}
+		if !reflect.DeepEqual(env.Event, want) {
+			t.Errorf("%s decoded to %+v, want %+v", name, env.Event, want)
+		}
 	}
 }

@@ -65,7 +65,7 @@ func TestApplyRejectsFirstEventNotStarted(t *testing.T) {
 	id := uuid.NewString()
 	env := eventstore.Envelope{
 		EventID: uuid.NewString(), ProjectID: id, Revision: 0, Position: next(models.Position()),
-		Type: domain.TypeTimeLogged, Event: &domain.TimeLogged{Hours: 1, Description: "work"},
+		Type: domain.TypeTimeLogged, Event: &domain.TimeLogged{Minutes: 60, Description: "work"},
 	}
 
 	err := models.Apply(env)
@@ -92,8 +92,8 @@ func TestApplyRejectsRevisionGap(t *testing.T) {
 		revision uint64
 		event    domain.Event
 	}{
-		{"revision skips one", 3, &domain.TimeLogged{Hours: 1, Description: "gap"}},
-		{"revision repeats", 1, &domain.TimeLogged{Hours: 1, Description: "replay"}},
+		{"revision skips one", 3, &domain.TimeLogged{Minutes: 60, Description: "gap"}},
+		{"revision repeats", 1, &domain.TimeLogged{Minutes: 60, Description: "replay"}},
 		{"start again", 2, &domain.ProjectStarted{ProjectID: id, CustomerID: "customer-1", CustomerName: "Customer", Name: "Again", TemplateVersion: 1}},
 	}
 	for _, c := range cases {

@@ -82,7 +82,7 @@ func (s *projectState) apply(env eventstore.Envelope) error {
 		key := e.StepID + "/" + e.TestID
 		s.testRuns[key] = append(s.testRuns[key], TestAttempt{Passed: e.Passed, Notes: e.Notes, RecordedAt: at, RecordedBy: by, Version: version})
 	case *domain.TimeLogged:
-		s.timeEntries = append(s.timeEntries, TimeEntry{Hours: e.Hours, Description: e.Description, StepID: e.StepID, LoggedAt: at, LoggedBy: by, Version: version})
+		s.timeEntries = append(s.timeEntries, TimeEntry{Hours: e.Hours(), Minutes: e.Minutes, Description: e.Description, StepID: e.StepID, LoggedAt: at, LoggedBy: by, Version: version})
 	case *domain.WaitingOnCustomerMarked:
 		s.waitingSince = at
 	case *domain.ProjectCompleted:

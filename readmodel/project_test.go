@@ -471,7 +471,7 @@ func TestProjectViewTimeEntries(t *testing.T) {
 	for _, l := range logs {
 		env := s.do(id, l.at, l.cmd)
 		want = append(want, readmodel.TimeEntry{
-			Hours: l.cmd.Hours, Description: strings.TrimSpace(l.cmd.Description), StepID: l.cmd.StepID,
+			Hours: l.cmd.Hours, Minutes: int(l.cmd.Hours * 60), Description: strings.TrimSpace(l.cmd.Description), StepID: l.cmd.StepID,
 			LoggedAt: l.at, LoggedBy: actorID, Version: int(env[0].Revision) + 1,
 		})
 	}

@@ -64,6 +64,7 @@ type System struct {
 // TimeEntry is one logged piece of work.
 type TimeEntry struct {
 	Hours       float64
+	Minutes     int
 	Description string
 	StepID      string
 	LoggedAt    time.Time

@@ -188,7 +188,7 @@ func TestProjectChangedOverWebSocket(t *testing.T) {
 				if got.Event.Type != "TimeLogged" || got.Event.StreamVersion != i || got.Project.Version != i+1 || got.Project.LoggedHours != 1.5*float64(i) {
 					t.Errorf("change %d = %+v, want TimeLogged at stream version %d", i, got, i)
 				}
-				if got.Event.Position == "" || !strings.Contains(got.Event.Data, `"hours":1.5`) {
+				if got.Event.Position == "" || !strings.Contains(got.Event.Data, `"minutes":90`) {
 					t.Errorf("event position %q data %q, want a cursor and the hours", got.Event.Position, got.Event.Data)
 				}
 			}
