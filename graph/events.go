@@ -41,5 +41,9 @@ func eventView(env eventstore.Envelope) *model.ProjectEvent {
 		id := env.Metadata.CorrelationID
 		view.CorrelationID = &id
 	}
+	if env.Metadata.CausationID != "" {
+		id := env.Metadata.CausationID
+		view.CausationID = &id
+	}
 	return view
 }

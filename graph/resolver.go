@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/integrationplatform/onboarding/command"
+	"github.com/integrationplatform/onboarding/eventstore"
 	"github.com/integrationplatform/onboarding/readmodel"
 )
 
@@ -15,5 +16,8 @@ import (
 type Resolver struct {
 	Commands *command.Handler
 	Models   *readmodel.Models
-	Log      zerolog.Logger
+	// Store is read by the audit queries: history, auditLog, projectDiff,
+	// verifyProjections and project with asOf.
+	Store eventstore.Store
+	Log   zerolog.Logger
 }

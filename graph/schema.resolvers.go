@@ -139,7 +139,10 @@ func (r *projectResolver) Step(ctx context.Context, obj *readmodel.Project, id s
 }
 
 // Project is the resolver for the project field.
-func (r *queryResolver) Project(ctx context.Context, id string) (*readmodel.Project, error) {
+func (r *queryResolver) Project(ctx context.Context, id string, asOf *model.AsOfInput) (*readmodel.Project, error) {
+	if asOf != nil {
+		return r.projectAsOf(ctx, id, *asOf)
+	}
 	p, _ := r.Models.Project(id)
 	return p, nil
 }
@@ -187,6 +190,26 @@ func (r *queryResolver) Platforms(ctx context.Context) ([]*domain.PlatformInfo, 
 // Dashboard is the resolver for the dashboard field.
 func (r *queryResolver) Dashboard(ctx context.Context) (*readmodel.Dashboard, error) {
 	return r.Models.Dashboard(), nil
+}
+
+// History is the resolver for the history field.
+func (r *queryResolver) History(ctx context.Context, projectID string, first *int, after *string, filter *model.HistoryFilter) (*model.EventConnection, error) {
+	return r.history(ctx, projectID, first, after, filter)
+}
+
+// AuditLog is the resolver for the auditLog field.
+func (r *queryResolver) AuditLog(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.EventConnection, error) {
+	return r.auditLog(ctx, filter, first, after)
+}
+
+// ProjectDiff is the resolver for the projectDiff field.
+func (r *queryResolver) ProjectDiff(ctx context.Context, id string, from model.AsOfInput, to model.AsOfInput) (*model.ProjectDiff, error) {
+	return r.projectDiff(ctx, id, from, to)
+}
+
+// VerifyProjections is the resolver for the verifyProjections field.
+func (r *queryResolver) VerifyProjections(ctx context.Context) (*model.VerificationReport, error) {
+	return r.verifyProjections(ctx)
 }
 
 // ProjectChanged is the resolver for the projectChanged field.

@@ -56,6 +56,15 @@ type ComplexityRoot struct {
 		Version     func(childComplexity int) int
 	}
 
+	AnswerChange struct {
+		Event       func(childComplexity int) int
+		NewValue    func(childComplexity int) int
+		OldValue    func(childComplexity int) int
+		QuestionID  func(childComplexity int) int
+		QuestionKey func(childComplexity int) int
+		SystemID    func(childComplexity int) int
+	}
+
 	ConnectedSystem struct {
 		Category       func(childComplexity int) int
 		ID             func(childComplexity int) int
@@ -73,6 +82,11 @@ type ComplexityRoot struct {
 		Role    func(childComplexity int) int
 	}
 
+	ContactChange struct {
+		Contact func(childComplexity int) int
+		Event   func(childComplexity int) int
+	}
+
 	Dashboard struct {
 		AverageLeadTimeHours    func(childComplexity int) int
 		ByPhase                 func(childComplexity int) int
@@ -83,6 +97,19 @@ type ComplexityRoot struct {
 		QuestionnaireCompletion func(childComplexity int) int
 		TotalProjects           func(childComplexity int) int
 		Waiting                 func(childComplexity int) int
+	}
+
+	EventConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	EventEdge struct {
+		Cursor       func(childComplexity int) int
+		Node         func(childComplexity int) int
+		ProjectAfter func(childComplexity int) int
 	}
 
 	LocalizedText struct {
@@ -185,6 +212,29 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	ProjectDiff struct {
+		Answers         func(childComplexity int) int
+		ContactsAdded   func(childComplexity int) int
+		ContactsRemoved func(childComplexity int) int
+		FromVersion     func(childComplexity int) int
+		ProjectID       func(childComplexity int) int
+		StatusChanges   func(childComplexity int) int
+		StepsCompleted  func(childComplexity int) int
+		StepsReopened   func(childComplexity int) int
+		TestsRun        func(childComplexity int) int
+		TimeLogged      func(childComplexity int) int
+		ToVersion       func(childComplexity int) int
+		WaitingMarked   func(childComplexity int) int
+		WorkResumed     func(childComplexity int) int
+	}
+
+	ProjectDifference struct {
+		Field     func(childComplexity int) int
+		Live      func(childComplexity int) int
+		ProjectID func(childComplexity int) int
+		Rebuilt   func(childComplexity int) int
+	}
+
 	ProjectEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
@@ -192,6 +242,7 @@ type ComplexityRoot struct {
 
 	ProjectEvent struct {
 		Actor         func(childComplexity int) int
+		CausationID   func(childComplexity int) int
 		CorrelationID func(childComplexity int) int
 		Data          func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -209,11 +260,15 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Dashboard       func(childComplexity int) int
-		Platforms       func(childComplexity int) int
-		ProcessTemplate func(childComplexity int, version *int, locale *model.Locale) int
-		Project         func(childComplexity int, id string) int
-		Projects        func(childComplexity int, filter *model.ProjectFilter, first *int, after *string) int
+		AuditLog          func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		Dashboard         func(childComplexity int) int
+		History           func(childComplexity int, projectID string, first *int, after *string, filter *model.HistoryFilter) int
+		Platforms         func(childComplexity int) int
+		ProcessTemplate   func(childComplexity int, version *int, locale *model.Locale) int
+		Project           func(childComplexity int, id string, asOf *model.AsOfInput) int
+		ProjectDiff       func(childComplexity int, id string, from model.AsOfInput, to model.AsOfInput) int
+		Projects          func(childComplexity int, filter *model.ProjectFilter, first *int, after *string) int
+		VerifyProjections func(childComplexity int) int
 	}
 
 	Question struct {
@@ -242,6 +297,13 @@ type ComplexityRoot struct {
 		Version    func(childComplexity int) int
 	}
 
+	StatusChange struct {
+		Event  func(childComplexity int) int
+		From   func(childComplexity int) int
+		Reason func(childComplexity int) int
+		To     func(childComplexity int) int
+	}
+
 	StatusCount struct {
 		Count  func(childComplexity int) int
 		Status func(childComplexity int) int
@@ -259,6 +321,12 @@ type ComplexityRoot struct {
 		State       func(childComplexity int) int
 		Tests       func(childComplexity int) int
 		Title       func(childComplexity int) int
+	}
+
+	StepChange struct {
+		Event  func(childComplexity int) int
+		Reason func(childComplexity int) int
+		StepID func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -317,6 +385,14 @@ type ComplexityRoot struct {
 		Version    func(childComplexity int) int
 	}
 
+	TestRunChange struct {
+		Event  func(childComplexity int) int
+		Notes  func(childComplexity int) int
+		Passed func(childComplexity int) int
+		StepID func(childComplexity int) int
+		TestID func(childComplexity int) int
+	}
+
 	TimeEntry struct {
 		Description func(childComplexity int) int
 		Hours       func(childComplexity int) int
@@ -326,10 +402,32 @@ type ComplexityRoot struct {
 		Version     func(childComplexity int) int
 	}
 
+	TimeLoggedChange struct {
+		Description func(childComplexity int) int
+		Event       func(childComplexity int) int
+		Hours       func(childComplexity int) int
+		StepID      func(childComplexity int) int
+	}
+
+	VerificationReport struct {
+		Differences   func(childComplexity int) int
+		Events        func(childComplexity int) int
+		Ok            func(childComplexity int) int
+		Position      func(childComplexity int) int
+		Projects      func(childComplexity int) int
+		SkippedEvents func(childComplexity int) int
+		Truncated     func(childComplexity int) int
+	}
+
 	Waiting struct {
 		MissingAnswers func(childComplexity int) int
 		Reason         func(childComplexity int) int
 		Since          func(childComplexity int) int
+	}
+
+	WaitingChange struct {
+		Event  func(childComplexity int) int
+		Reason func(childComplexity int) int
 	}
 
 	WaitingProject struct {
@@ -374,11 +472,15 @@ type ProjectResolver interface {
 	Step(ctx context.Context, obj *readmodel.Project, id string) (*readmodel.Step, error)
 }
 type QueryResolver interface {
-	Project(ctx context.Context, id string) (*readmodel.Project, error)
+	Project(ctx context.Context, id string, asOf *model.AsOfInput) (*readmodel.Project, error)
 	Projects(ctx context.Context, filter *model.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
 	ProcessTemplate(ctx context.Context, version *int, locale *model.Locale) (*domain.Template, error)
 	Platforms(ctx context.Context) ([]*domain.PlatformInfo, error)
 	Dashboard(ctx context.Context) (*readmodel.Dashboard, error)
+	History(ctx context.Context, projectID string, first *int, after *string, filter *model.HistoryFilter) (*model.EventConnection, error)
+	AuditLog(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.EventConnection, error)
+	ProjectDiff(ctx context.Context, id string, from model.AsOfInput, to model.AsOfInput) (*model.ProjectDiff, error)
+	VerifyProjections(ctx context.Context) (*model.VerificationReport, error)
 }
 type SubscriptionResolver interface {
 	ProjectChanged(ctx context.Context, id string) (<-chan *model.ProjectChange, error)
@@ -441,6 +543,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Answer.Version(childComplexity), true
+
+	case "AnswerChange.event":
+		if e.ComplexityRoot.AnswerChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnswerChange.Event(childComplexity), true
+	case "AnswerChange.newValue":
+		if e.ComplexityRoot.AnswerChange.NewValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnswerChange.NewValue(childComplexity), true
+	case "AnswerChange.oldValue":
+		if e.ComplexityRoot.AnswerChange.OldValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnswerChange.OldValue(childComplexity), true
+	case "AnswerChange.questionId":
+		if e.ComplexityRoot.AnswerChange.QuestionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnswerChange.QuestionID(childComplexity), true
+	case "AnswerChange.questionKey":
+		if e.ComplexityRoot.AnswerChange.QuestionKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnswerChange.QuestionKey(childComplexity), true
+	case "AnswerChange.systemId":
+		if e.ComplexityRoot.AnswerChange.SystemID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnswerChange.SystemID(childComplexity), true
 
 	case "ConnectedSystem.category":
 		if e.ComplexityRoot.ConnectedSystem.Category == nil {
@@ -510,6 +649,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Contact.Role(childComplexity), true
 
+	case "ContactChange.contact":
+		if e.ComplexityRoot.ContactChange.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactChange.Contact(childComplexity), true
+	case "ContactChange.event":
+		if e.ComplexityRoot.ContactChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactChange.Event(childComplexity), true
+
 	case "Dashboard.averageLeadTimeHours":
 		if e.ComplexityRoot.Dashboard.AverageLeadTimeHours == nil {
 			break
@@ -564,6 +716,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Dashboard.Waiting(childComplexity), true
+
+	case "EventConnection.edges":
+		if e.ComplexityRoot.EventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.Edges(childComplexity), true
+	case "EventConnection.nodes":
+		if e.ComplexityRoot.EventConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.Nodes(childComplexity), true
+	case "EventConnection.pageInfo":
+		if e.ComplexityRoot.EventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.PageInfo(childComplexity), true
+	case "EventConnection.totalCount":
+		if e.ComplexityRoot.EventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.TotalCount(childComplexity), true
+
+	case "EventEdge.cursor":
+		if e.ComplexityRoot.EventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventEdge.Cursor(childComplexity), true
+	case "EventEdge.node":
+		if e.ComplexityRoot.EventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
+	case "EventEdge.projectAfter":
+		if e.ComplexityRoot.EventEdge.ProjectAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventEdge.ProjectAfter(childComplexity), true
 
 	case "LocalizedText.en":
 		if e.ComplexityRoot.LocalizedText.EN == nil {
@@ -1048,6 +1244,110 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProjectConnection.TotalCount(childComplexity), true
 
+	case "ProjectDiff.answers":
+		if e.ComplexityRoot.ProjectDiff.Answers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.Answers(childComplexity), true
+	case "ProjectDiff.contactsAdded":
+		if e.ComplexityRoot.ProjectDiff.ContactsAdded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.ContactsAdded(childComplexity), true
+	case "ProjectDiff.contactsRemoved":
+		if e.ComplexityRoot.ProjectDiff.ContactsRemoved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.ContactsRemoved(childComplexity), true
+	case "ProjectDiff.fromVersion":
+		if e.ComplexityRoot.ProjectDiff.FromVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.FromVersion(childComplexity), true
+	case "ProjectDiff.projectId":
+		if e.ComplexityRoot.ProjectDiff.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.ProjectID(childComplexity), true
+	case "ProjectDiff.statusChanges":
+		if e.ComplexityRoot.ProjectDiff.StatusChanges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.StatusChanges(childComplexity), true
+	case "ProjectDiff.stepsCompleted":
+		if e.ComplexityRoot.ProjectDiff.StepsCompleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.StepsCompleted(childComplexity), true
+	case "ProjectDiff.stepsReopened":
+		if e.ComplexityRoot.ProjectDiff.StepsReopened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.StepsReopened(childComplexity), true
+	case "ProjectDiff.testsRun":
+		if e.ComplexityRoot.ProjectDiff.TestsRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.TestsRun(childComplexity), true
+	case "ProjectDiff.timeLogged":
+		if e.ComplexityRoot.ProjectDiff.TimeLogged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.TimeLogged(childComplexity), true
+	case "ProjectDiff.toVersion":
+		if e.ComplexityRoot.ProjectDiff.ToVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.ToVersion(childComplexity), true
+	case "ProjectDiff.waitingMarked":
+		if e.ComplexityRoot.ProjectDiff.WaitingMarked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.WaitingMarked(childComplexity), true
+	case "ProjectDiff.workResumed":
+		if e.ComplexityRoot.ProjectDiff.WorkResumed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDiff.WorkResumed(childComplexity), true
+
+	case "ProjectDifference.field":
+		if e.ComplexityRoot.ProjectDifference.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDifference.Field(childComplexity), true
+	case "ProjectDifference.live":
+		if e.ComplexityRoot.ProjectDifference.Live == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDifference.Live(childComplexity), true
+	case "ProjectDifference.projectId":
+		if e.ComplexityRoot.ProjectDifference.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDifference.ProjectID(childComplexity), true
+	case "ProjectDifference.rebuilt":
+		if e.ComplexityRoot.ProjectDifference.Rebuilt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectDifference.Rebuilt(childComplexity), true
+
 	case "ProjectEdge.cursor":
 		if e.ComplexityRoot.ProjectEdge.Cursor == nil {
 			break
@@ -1067,6 +1367,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProjectEvent.Actor(childComplexity), true
+	case "ProjectEvent.causationId":
+		if e.ComplexityRoot.ProjectEvent.CausationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectEvent.CausationID(childComplexity), true
 	case "ProjectEvent.correlationId":
 		if e.ComplexityRoot.ProjectEvent.CorrelationID == nil {
 			break
@@ -1135,12 +1441,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProjectPayload.Project(childComplexity), true
 
+	case "Query.auditLog":
+		if e.ComplexityRoot.Query.AuditLog == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditLog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.dashboard":
 		if e.ComplexityRoot.Query.Dashboard == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Dashboard(childComplexity), true
+	case "Query.history":
+		if e.ComplexityRoot.Query.History == nil {
+			break
+		}
+
+		args, err := ec.field_Query_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.History(childComplexity, args["projectId"].(string), args["first"].(*int), args["after"].(*string), args["filter"].(*model.HistoryFilter)), true
 
 	case "Query.platforms":
 		if e.ComplexityRoot.Query.Platforms == nil {
@@ -1169,7 +1497,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Project(childComplexity, args["id"].(string)), true
+		return e.ComplexityRoot.Query.Project(childComplexity, args["id"].(string), args["asOf"].(*model.AsOfInput)), true
+	case "Query.projectDiff":
+		if e.ComplexityRoot.Query.ProjectDiff == nil {
+			break
+		}
+
+		args, err := ec.field_Query_projectDiff_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProjectDiff(childComplexity, args["id"].(string), args["from"].(model.AsOfInput), args["to"].(model.AsOfInput)), true
 	case "Query.projects":
 		if e.ComplexityRoot.Query.Projects == nil {
 			break
@@ -1181,6 +1520,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Projects(childComplexity, args["filter"].(*model.ProjectFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.verifyProjections":
+		if e.ComplexityRoot.Query.VerifyProjections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.VerifyProjections(childComplexity), true
 
 	case "Question.answer":
 		if e.ComplexityRoot.Question.Answer == nil {
@@ -1287,6 +1632,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Reopening.Version(childComplexity), true
 
+	case "StatusChange.event":
+		if e.ComplexityRoot.StatusChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusChange.Event(childComplexity), true
+	case "StatusChange.from":
+		if e.ComplexityRoot.StatusChange.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusChange.From(childComplexity), true
+	case "StatusChange.reason":
+		if e.ComplexityRoot.StatusChange.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusChange.Reason(childComplexity), true
+	case "StatusChange.to":
+		if e.ComplexityRoot.StatusChange.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusChange.To(childComplexity), true
+
 	case "StatusCount.count":
 		if e.ComplexityRoot.StatusCount.Count == nil {
 			break
@@ -1366,6 +1736,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Step.Title(childComplexity), true
+
+	case "StepChange.event":
+		if e.ComplexityRoot.StepChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepChange.Event(childComplexity), true
+	case "StepChange.reason":
+		if e.ComplexityRoot.StepChange.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepChange.Reason(childComplexity), true
+	case "StepChange.stepId":
+		if e.ComplexityRoot.StepChange.StepID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StepChange.StepID(childComplexity), true
 
 	case "Subscription.dashboardChanged":
 		if e.ComplexityRoot.Subscription.DashboardChanged == nil {
@@ -1594,6 +1983,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TestAttempt.Version(childComplexity), true
 
+	case "TestRunChange.event":
+		if e.ComplexityRoot.TestRunChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TestRunChange.Event(childComplexity), true
+	case "TestRunChange.notes":
+		if e.ComplexityRoot.TestRunChange.Notes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TestRunChange.Notes(childComplexity), true
+	case "TestRunChange.passed":
+		if e.ComplexityRoot.TestRunChange.Passed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TestRunChange.Passed(childComplexity), true
+	case "TestRunChange.stepId":
+		if e.ComplexityRoot.TestRunChange.StepID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TestRunChange.StepID(childComplexity), true
+	case "TestRunChange.testId":
+		if e.ComplexityRoot.TestRunChange.TestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TestRunChange.TestID(childComplexity), true
+
 	case "TimeEntry.description":
 		if e.ComplexityRoot.TimeEntry.Description == nil {
 			break
@@ -1631,6 +2051,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TimeEntry.Version(childComplexity), true
 
+	case "TimeLoggedChange.description":
+		if e.ComplexityRoot.TimeLoggedChange.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimeLoggedChange.Description(childComplexity), true
+	case "TimeLoggedChange.event":
+		if e.ComplexityRoot.TimeLoggedChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimeLoggedChange.Event(childComplexity), true
+	case "TimeLoggedChange.hours":
+		if e.ComplexityRoot.TimeLoggedChange.Hours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimeLoggedChange.Hours(childComplexity), true
+	case "TimeLoggedChange.stepId":
+		if e.ComplexityRoot.TimeLoggedChange.StepID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimeLoggedChange.StepID(childComplexity), true
+
+	case "VerificationReport.differences":
+		if e.ComplexityRoot.VerificationReport.Differences == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationReport.Differences(childComplexity), true
+	case "VerificationReport.events":
+		if e.ComplexityRoot.VerificationReport.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationReport.Events(childComplexity), true
+	case "VerificationReport.ok":
+		if e.ComplexityRoot.VerificationReport.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationReport.Ok(childComplexity), true
+	case "VerificationReport.position":
+		if e.ComplexityRoot.VerificationReport.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationReport.Position(childComplexity), true
+	case "VerificationReport.projects":
+		if e.ComplexityRoot.VerificationReport.Projects == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationReport.Projects(childComplexity), true
+	case "VerificationReport.skippedEvents":
+		if e.ComplexityRoot.VerificationReport.SkippedEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationReport.SkippedEvents(childComplexity), true
+	case "VerificationReport.truncated":
+		if e.ComplexityRoot.VerificationReport.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerificationReport.Truncated(childComplexity), true
+
 	case "Waiting.missingAnswers":
 		if e.ComplexityRoot.Waiting.MissingAnswers == nil {
 			break
@@ -1649,6 +2137,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Waiting.Since(childComplexity), true
+
+	case "WaitingChange.event":
+		if e.ComplexityRoot.WaitingChange.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitingChange.Event(childComplexity), true
+	case "WaitingChange.reason":
+		if e.ComplexityRoot.WaitingChange.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WaitingChange.Reason(childComplexity), true
 
 	case "WaitingProject.customerName":
 		if e.ComplexityRoot.WaitingProject.CustomerName == nil {
@@ -1697,9 +2198,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AddContactInput", ec.unmarshalInputAddContactInput),
+			graphql.NewInputUnmarshaler("AsOfInput", ec.unmarshalInputAsOfInput),
+			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("CancelProjectInput", ec.unmarshalInputCancelProjectInput),
 			graphql.NewInputUnmarshaler("CompleteProjectInput", ec.unmarshalInputCompleteProjectInput),
 			graphql.NewInputUnmarshaler("CompleteStepInput", ec.unmarshalInputCompleteStepInput),
+			graphql.NewInputUnmarshaler("HistoryFilter", ec.unmarshalInputHistoryFilter),
 			graphql.NewInputUnmarshaler("LogTimeInput", ec.unmarshalInputLogTimeInput),
 			graphql.NewInputUnmarshaler("MarkWaitingOnCustomerInput", ec.unmarshalInputMarkWaitingOnCustomerInput),
 			graphql.NewInputUnmarshaler("ProjectFilter", ec.unmarshalInputProjectFilter),
@@ -1873,8 +2377,12 @@ enum TestState {
 }
 
 type Query {
-  "A project by id; null when it does not exist."
-  project(id: ID!): Project
+  """
+  A project by id; null when it does not exist. With asOf, the project as it
+  was at that point, rebuilt from its stored events by the same code as the
+  live view.
+  """
+  project(id: ID!, asOf: AsOfInput): Project
   "Projects in start order, filtered, as a Relay connection. first defaults to 20, at most 100."
   projects(filter: ProjectFilter, first: Int = 20, after: String): ProjectConnection!
   "The process template new projects start on, or the given version."
@@ -1882,6 +2390,30 @@ type Query {
   "Platforms a connected system can run on."
   platforms: [PlatformInfo!]!
   dashboard: Dashboard!
+  """
+  The stored events of one project in stream order, as a Relay connection.
+  An edge's cursor is its event's streamVersion. first is 0 to 500.
+  """
+  history(projectId: ID!, first: Int = 50, after: String, filter: HistoryFilter): EventConnection!
+  """
+  The stored events of every project in the order of the global log, as a
+  Relay connection whose cursors are event positions. first is 0 to 500.
+  One request reads at most 50000 events of the log. When it stops there,
+  the page holds the matches found so far, possibly none, hasNextPage is
+  true and endCursor is the position of the last event read, so that a
+  sparse filter still makes progress from page to page. hasPreviousPage is
+  always false, because telling would mean reading the log backwards.
+  """
+  auditLog(filter: AuditFilter, first: Int = 50, after: String): EventConnection!
+  "What changed in a project after the point from, up to and including the point to."
+  projectDiff(id: ID!, from: AsOfInput!, to: AsOfInput!): ProjectDiff!
+  """
+  Rebuilds every project from the event store, up to the position the live
+  read models have reached, and compares each with its live view field by
+  field. It reads the whole log, so it takes about as long as the rebuild
+  of the read models at start.
+  """
+  verifyProjections: VerificationReport!
 }
 
 type Mutation {
@@ -2198,7 +2730,10 @@ type ProjectEvent {
   occurredAt: Time!
   recordedAt: Time!
   actor: Actor!
+  "Id of the request that caused the event: its X-Request-ID, the trace id of its traceparent, or a generated id."
   correlationId: String
+  "Id of the command that caused the event; every event of one command has the same."
+  causationId: String
   "The event's data as JSON; secret answers are masked."
   data: String!
 }
@@ -2312,6 +2847,179 @@ input CancelProjectInput {
   expectedVersion: Int
   idempotencyKey: String
 }
+
+"""
+A point in a project's history. Set exactly one of the fields.
+"""
+input AsOfInput {
+  """
+  The project after its first version events, counted like Project.version:
+  1 is right after ProjectStarted, and the point right after an event is its
+  streamVersion + 1.
+  """
+  version: Int
+  "The project with every event whose occurredAt is at or before this time."
+  time: Time
+}
+
+"Selects events of a project's history. Every field that is set must match."
+input HistoryFilter {
+  "Event types such as AnswerSubmitted or StepCompleted."
+  types: [String!]
+  "Events that occurred at or after this time."
+  from: Time
+  "Events that occurred before this time."
+  to: Time
+  "Events about this step: StepCompleted, StepReopened, TestResultRecorded, and TimeLogged on the step."
+  stepId: ID
+}
+
+"Selects events of the audit log. Every field that is set must match."
+input AuditFilter {
+  "Event types such as AnswerSubmitted or StepCompleted."
+  types: [String!]
+  "The userId of the events' actor."
+  actor: String
+  projectId: ID
+  "Events that occurred at or after this time."
+  from: Time
+  "Events that occurred before this time."
+  to: Time
+  "Events about this step: StepCompleted, StepReopened, TestResultRecorded, and TimeLogged on the step."
+  stepId: ID
+}
+
+type EventConnection {
+  edges: [EventEdge!]!
+  nodes: [ProjectEvent!]!
+  pageInfo: PageInfo!
+  "Number of events that match the filter in history; null in auditLog, which would have to read the whole log."
+  totalCount: Int
+}
+
+type EventEdge {
+  cursor: String!
+  node: ProjectEvent!
+  """
+  The project right after this event, the same as
+  project(id: node.projectId, asOf: {version: node.streamVersion + 1}).
+  """
+  projectAfter: Project!
+}
+
+"""
+What changed in a project between two versions. Each change carries the
+event that caused it, and each list is oldest first.
+"""
+type ProjectDiff {
+  projectId: ID!
+  "The project version of the point from."
+  fromVersion: Int!
+  "The project version of the point to."
+  toVersion: Int!
+  answers: [AnswerChange!]!
+  stepsCompleted: [StepChange!]!
+  stepsReopened: [StepChange!]!
+  testsRun: [TestRunChange!]!
+  timeLogged: [TimeLoggedChange!]!
+  contactsAdded: [ContactChange!]!
+  contactsRemoved: [ContactChange!]!
+  waitingMarked: [WaitingChange!]!
+  workResumed: [WaitingChange!]!
+  statusChanges: [StatusChange!]!
+}
+
+"An answer given or revised. Values of SECRET questions are masked."
+type AnswerChange {
+  "question id, or question@system for questions asked per system."
+  questionKey: String!
+  questionId: ID!
+  systemId: ID
+  "The answer in force before the change; null for the first answer."
+  oldValue: String
+  newValue: String!
+  event: ProjectEvent!
+}
+
+"A step completed or reopened."
+type StepChange {
+  stepId: ID!
+  "The reason given for reopening; null for a completion."
+  reason: String
+  event: ProjectEvent!
+}
+
+"One recorded run of a test."
+type TestRunChange {
+  stepId: ID!
+  testId: ID!
+  passed: Boolean!
+  notes: String
+  event: ProjectEvent!
+}
+
+"Time logged on the project."
+type TimeLoggedChange {
+  hours: Float!
+  description: String!
+  stepId: ID
+  event: ProjectEvent!
+}
+
+"A contact added or removed."
+type ContactChange {
+  contact: Contact!
+  event: ProjectEvent!
+}
+
+"The start or the end of a wait on the customer."
+type WaitingChange {
+  "The reason of the wait that started or ended."
+  reason: String!
+  event: ProjectEvent!
+}
+
+"A change of the project's status."
+type StatusChange {
+  from: ProjectStatus!
+  to: ProjectStatus!
+  "The cancellation reason; null for other changes."
+  reason: String
+  event: ProjectEvent!
+}
+
+"The outcome of rebuilding every project from the event store."
+type VerificationReport {
+  "True when every rebuilt project equals its live view."
+  ok: Boolean!
+  "Number of projects compared."
+  projects: Int!
+  "Number of events read from the store to rebuild them."
+  events: Int!
+  "Events that could not be decoded or applied; the live read models skip them too, so they cause no difference."
+  skippedEvents: Int!
+  "Cursor of the last event read: the live read models' position when the check started."
+  position: String
+  "Fields that differ, at most 1000."
+  differences: [ProjectDifference!]!
+  "True when more differences were found than differences lists."
+  truncated: Boolean!
+}
+
+"A field in which a live project view differs from the one rebuilt from the store."
+type ProjectDifference {
+  projectId: ID!
+  """
+  Path of the field in the JSON of the project view, such as
+  Phases[2].Steps[0].State. A project missing on one side has one
+  difference, on Version, which is null on that side.
+  """
+  field: String!
+  "The live value as JSON; null when the live view has no such field."
+  live: String
+  "The rebuilt value as JSON; null when the rebuilt view has no such field."
+  rebuilt: String
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2342,6 +3050,24 @@ func (ec *executionContext) childFields_Answer(ctx context.Context, field graphq
 		return ec.fieldContext_Answer_submittedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Answer", field.Name)
+}
+
+func (ec *executionContext) childFields_AnswerChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "questionKey":
+		return ec.fieldContext_AnswerChange_questionKey(ctx, field)
+	case "questionId":
+		return ec.fieldContext_AnswerChange_questionId(ctx, field)
+	case "systemId":
+		return ec.fieldContext_AnswerChange_systemId(ctx, field)
+	case "oldValue":
+		return ec.fieldContext_AnswerChange_oldValue(ctx, field)
+	case "newValue":
+		return ec.fieldContext_AnswerChange_newValue(ctx, field)
+	case "event":
+		return ec.fieldContext_AnswerChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AnswerChange", field.Name)
 }
 
 func (ec *executionContext) childFields_ConnectedSystem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2378,6 +3104,16 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
 }
 
+func (ec *executionContext) childFields_ContactChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "contact":
+		return ec.fieldContext_ContactChange_contact(ctx, field)
+	case "event":
+		return ec.fieldContext_ContactChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactChange", field.Name)
+}
+
 func (ec *executionContext) childFields_Dashboard(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "totalProjects":
@@ -2400,6 +3136,32 @@ func (ec *executionContext) childFields_Dashboard(ctx context.Context, field gra
 		return ec.fieldContext_Dashboard_averageLeadTimeHours(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Dashboard", field.Name)
+}
+
+func (ec *executionContext) childFields_EventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_EventConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_EventConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_EventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_EventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_EventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_EventEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_EventEdge_node(ctx, field)
+	case "projectAfter":
+		return ec.fieldContext_EventEdge_projectAfter(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_LocalizedText(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2572,6 +3334,52 @@ func (ec *executionContext) childFields_ProjectConnection(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type ProjectConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_ProjectDiff(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "projectId":
+		return ec.fieldContext_ProjectDiff_projectId(ctx, field)
+	case "fromVersion":
+		return ec.fieldContext_ProjectDiff_fromVersion(ctx, field)
+	case "toVersion":
+		return ec.fieldContext_ProjectDiff_toVersion(ctx, field)
+	case "answers":
+		return ec.fieldContext_ProjectDiff_answers(ctx, field)
+	case "stepsCompleted":
+		return ec.fieldContext_ProjectDiff_stepsCompleted(ctx, field)
+	case "stepsReopened":
+		return ec.fieldContext_ProjectDiff_stepsReopened(ctx, field)
+	case "testsRun":
+		return ec.fieldContext_ProjectDiff_testsRun(ctx, field)
+	case "timeLogged":
+		return ec.fieldContext_ProjectDiff_timeLogged(ctx, field)
+	case "contactsAdded":
+		return ec.fieldContext_ProjectDiff_contactsAdded(ctx, field)
+	case "contactsRemoved":
+		return ec.fieldContext_ProjectDiff_contactsRemoved(ctx, field)
+	case "waitingMarked":
+		return ec.fieldContext_ProjectDiff_waitingMarked(ctx, field)
+	case "workResumed":
+		return ec.fieldContext_ProjectDiff_workResumed(ctx, field)
+	case "statusChanges":
+		return ec.fieldContext_ProjectDiff_statusChanges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProjectDiff", field.Name)
+}
+
+func (ec *executionContext) childFields_ProjectDifference(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "projectId":
+		return ec.fieldContext_ProjectDifference_projectId(ctx, field)
+	case "field":
+		return ec.fieldContext_ProjectDifference_field(ctx, field)
+	case "live":
+		return ec.fieldContext_ProjectDifference_live(ctx, field)
+	case "rebuilt":
+		return ec.fieldContext_ProjectDifference_rebuilt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProjectDifference", field.Name)
+}
+
 func (ec *executionContext) childFields_ProjectEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cursor":
@@ -2604,6 +3412,8 @@ func (ec *executionContext) childFields_ProjectEvent(ctx context.Context, field 
 		return ec.fieldContext_ProjectEvent_actor(ctx, field)
 	case "correlationId":
 		return ec.fieldContext_ProjectEvent_correlationId(ctx, field)
+	case "causationId":
+		return ec.fieldContext_ProjectEvent_causationId(ctx, field)
 	case "data":
 		return ec.fieldContext_ProjectEvent_data(ctx, field)
 	}
@@ -2670,6 +3480,20 @@ func (ec *executionContext) childFields_Reopening(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type Reopening", field.Name)
 }
 
+func (ec *executionContext) childFields_StatusChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_StatusChange_from(ctx, field)
+	case "to":
+		return ec.fieldContext_StatusChange_to(ctx, field)
+	case "reason":
+		return ec.fieldContext_StatusChange_reason(ctx, field)
+	case "event":
+		return ec.fieldContext_StatusChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatusChange", field.Name)
+}
+
 func (ec *executionContext) childFields_StatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "status":
@@ -2706,6 +3530,18 @@ func (ec *executionContext) childFields_Step(ctx context.Context, field graphql.
 		return ec.fieldContext_Step_reopenings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Step", field.Name)
+}
+
+func (ec *executionContext) childFields_StepChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "stepId":
+		return ec.fieldContext_StepChange_stepId(ctx, field)
+	case "reason":
+		return ec.fieldContext_StepChange_reason(ctx, field)
+	case "event":
+		return ec.fieldContext_StepChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StepChange", field.Name)
 }
 
 func (ec *executionContext) childFields_TemplatePhase(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2808,6 +3644,22 @@ func (ec *executionContext) childFields_TestAttempt(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type TestAttempt", field.Name)
 }
 
+func (ec *executionContext) childFields_TestRunChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "stepId":
+		return ec.fieldContext_TestRunChange_stepId(ctx, field)
+	case "testId":
+		return ec.fieldContext_TestRunChange_testId(ctx, field)
+	case "passed":
+		return ec.fieldContext_TestRunChange_passed(ctx, field)
+	case "notes":
+		return ec.fieldContext_TestRunChange_notes(ctx, field)
+	case "event":
+		return ec.fieldContext_TestRunChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TestRunChange", field.Name)
+}
+
 func (ec *executionContext) childFields_TimeEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hours":
@@ -2826,6 +3678,40 @@ func (ec *executionContext) childFields_TimeEntry(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type TimeEntry", field.Name)
 }
 
+func (ec *executionContext) childFields_TimeLoggedChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hours":
+		return ec.fieldContext_TimeLoggedChange_hours(ctx, field)
+	case "description":
+		return ec.fieldContext_TimeLoggedChange_description(ctx, field)
+	case "stepId":
+		return ec.fieldContext_TimeLoggedChange_stepId(ctx, field)
+	case "event":
+		return ec.fieldContext_TimeLoggedChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TimeLoggedChange", field.Name)
+}
+
+func (ec *executionContext) childFields_VerificationReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_VerificationReport_ok(ctx, field)
+	case "projects":
+		return ec.fieldContext_VerificationReport_projects(ctx, field)
+	case "events":
+		return ec.fieldContext_VerificationReport_events(ctx, field)
+	case "skippedEvents":
+		return ec.fieldContext_VerificationReport_skippedEvents(ctx, field)
+	case "position":
+		return ec.fieldContext_VerificationReport_position(ctx, field)
+	case "differences":
+		return ec.fieldContext_VerificationReport_differences(ctx, field)
+	case "truncated":
+		return ec.fieldContext_VerificationReport_truncated(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerificationReport", field.Name)
+}
+
 func (ec *executionContext) childFields_Waiting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "since":
@@ -2836,6 +3722,16 @@ func (ec *executionContext) childFields_Waiting(ctx context.Context, field graph
 		return ec.fieldContext_Waiting_missingAnswers(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Waiting", field.Name)
+}
+
+func (ec *executionContext) childFields_WaitingChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "reason":
+		return ec.fieldContext_WaitingChange_reason(ctx, field)
+	case "event":
+		return ec.fieldContext_WaitingChange_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WaitingChange", field.Name)
 }
 
 func (ec *executionContext) childFields_WaitingProject(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3182,6 +4078,74 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.AuditFilter, error) {
+			return ec.unmarshalOAuditFilter2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAuditFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_history_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.HistoryFilter, error) {
+			return ec.unmarshalOHistoryFilter2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐHistoryFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_processTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3204,6 +4168,36 @@ func (ec *executionContext) field_Query_processTemplate_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_projectDiff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (model.AsOfInput, error) {
+			return ec.unmarshalNAsOfInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAsOfInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (model.AsOfInput, error) {
+			return ec.unmarshalNAsOfInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAsOfInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_project_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3215,6 +4209,14 @@ func (ec *executionContext) field_Query_project_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*model.AsOfInput, error) {
+			return ec.unmarshalOAsOfInput2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAsOfInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg1
 	return args, nil
 }
 
@@ -3488,6 +4490,153 @@ func (ec *executionContext) fieldContext_Answer_submittedBy(_ context.Context, f
 	return graphql.NewScalarFieldContext("Answer", field, false, false, "String")
 }
 
+func (ec *executionContext) _AnswerChange_questionKey(ctx context.Context, field graphql.CollectedField, obj *model.AnswerChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnswerChange_questionKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuestionKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnswerChange_questionKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnswerChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _AnswerChange_questionId(ctx context.Context, field graphql.CollectedField, obj *model.AnswerChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnswerChange_questionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuestionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnswerChange_questionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnswerChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AnswerChange_systemId(ctx context.Context, field graphql.CollectedField, obj *model.AnswerChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnswerChange_systemId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SystemID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AnswerChange_systemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnswerChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AnswerChange_oldValue(ctx context.Context, field graphql.CollectedField, obj *model.AnswerChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnswerChange_oldValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AnswerChange_oldValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnswerChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _AnswerChange_newValue(ctx context.Context, field graphql.CollectedField, obj *model.AnswerChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnswerChange_newValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnswerChange_newValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnswerChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _AnswerChange_event(ctx context.Context, field graphql.CollectedField, obj *model.AnswerChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnswerChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectEvent) graphql.Marshaler {
+			return ec.marshalNProjectEvent2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnswerChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnswerChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ConnectedSystem_id(ctx context.Context, field graphql.CollectedField, obj *readmodel.System) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3741,6 +4890,70 @@ func (ec *executionContext) fieldContext_Contact_addedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "Time")
 }
 
+func (ec *executionContext) _ContactChange_contact(ctx context.Context, field graphql.CollectedField, obj *model.ContactChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactChange_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *readmodel.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋreadmodelᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactChange_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactChange_event(ctx context.Context, field graphql.CollectedField, obj *model.ContactChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectEvent) graphql.Marshaler {
+			return ec.marshalNProjectEvent2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Dashboard_totalProjects(ctx context.Context, field graphql.CollectedField, obj *readmodel.Dashboard) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3973,6 +5186,212 @@ func (ec *executionContext) _Dashboard_averageLeadTimeHours(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_Dashboard_averageLeadTimeHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Dashboard", field, false, false, "Float")
+}
+
+func (ec *executionContext) _EventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.EventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EventEdge) graphql.Marshaler {
+			return ec.marshalNEventEdge2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐEventEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.EventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProjectEvent) graphql.Marshaler {
+			return ec.marshalNProjectEvent2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.EventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.EventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.EventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EventEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _EventEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.EventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectEvent) graphql.Marshaler {
+			return ec.marshalNProjectEvent2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventEdge_projectAfter(ctx context.Context, field graphql.CollectedField, obj *model.EventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventEdge_projectAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *readmodel.Project) graphql.Marshaler {
+			return ec.marshalNProject2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋreadmodelᚐProject(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventEdge_projectAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Project(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _LocalizedText_en(ctx context.Context, field graphql.CollectedField, obj *domain.Text) (ret graphql.Marshaler) {
@@ -5972,6 +7391,487 @@ func (ec *executionContext) fieldContext_ProjectConnection_totalCount(_ context.
 	return graphql.NewScalarFieldContext("ProjectConnection", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ProjectDiff_projectId(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectDiff", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ProjectDiff_fromVersion(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_fromVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_fromVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectDiff", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProjectDiff_toVersion(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_toVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_toVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectDiff", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProjectDiff_answers(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_answers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Answers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AnswerChange) graphql.Marshaler {
+			return ec.marshalNAnswerChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAnswerChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_answers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnswerChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectDiff_stepsCompleted(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_stepsCompleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StepsCompleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StepChange) graphql.Marshaler {
+			return ec.marshalNStepChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐStepChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_stepsCompleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StepChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectDiff_stepsReopened(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_stepsReopened(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StepsReopened, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StepChange) graphql.Marshaler {
+			return ec.marshalNStepChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐStepChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_stepsReopened(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StepChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectDiff_testsRun(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_testsRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TestsRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TestRunChange) graphql.Marshaler {
+			return ec.marshalNTestRunChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐTestRunChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_testsRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TestRunChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectDiff_timeLogged(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_timeLogged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeLogged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TimeLoggedChange) graphql.Marshaler {
+			return ec.marshalNTimeLoggedChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐTimeLoggedChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_timeLogged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TimeLoggedChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectDiff_contactsAdded(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_contactsAdded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactsAdded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ContactChange) graphql.Marshaler {
+			return ec.marshalNContactChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐContactChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_contactsAdded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectDiff_contactsRemoved(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_contactsRemoved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactsRemoved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ContactChange) graphql.Marshaler {
+			return ec.marshalNContactChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐContactChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_contactsRemoved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectDiff_waitingMarked(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_waitingMarked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WaitingMarked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WaitingChange) graphql.Marshaler {
+			return ec.marshalNWaitingChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐWaitingChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_waitingMarked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WaitingChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectDiff_workResumed(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_workResumed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkResumed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WaitingChange) graphql.Marshaler {
+			return ec.marshalNWaitingChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐWaitingChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_workResumed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WaitingChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectDiff_statusChanges(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDiff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDiff_statusChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusChanges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StatusChange) graphql.Marshaler {
+			return ec.marshalNStatusChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐStatusChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDiff_statusChanges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatusChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectDifference_projectId(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDifference) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDifference_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDifference_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectDifference", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ProjectDifference_field(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDifference) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDifference_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDifference_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectDifference", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProjectDifference_live(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDifference) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDifference_live(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Live, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDifference_live(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectDifference", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProjectDifference_rebuilt(ctx context.Context, field graphql.CollectedField, obj *model.ProjectDifference) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectDifference_rebuilt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rebuilt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectDifference_rebuilt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectDifference", field, false, false, "String")
+}
+
 func (ec *executionContext) _ProjectEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProjectEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6266,6 +8166,29 @@ func (ec *executionContext) fieldContext_ProjectEvent_correlationId(_ context.Co
 	return graphql.NewScalarFieldContext("ProjectEvent", field, false, false, "String")
 }
 
+func (ec *executionContext) _ProjectEvent_causationId(ctx context.Context, field graphql.CollectedField, obj *model.ProjectEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectEvent_causationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CausationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectEvent_causationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectEvent", field, false, false, "String")
+}
+
 func (ec *executionContext) _ProjectEvent_data(ctx context.Context, field graphql.CollectedField, obj *model.ProjectEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6331,7 +8254,7 @@ func (ec *executionContext) _Query_project(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Project(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Query().Project(ctx, fc.Args["id"].(string), fc.Args["asOf"].(*model.AsOfInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *readmodel.Project) graphql.Marshaler {
@@ -6512,6 +8435,170 @@ func (ec *executionContext) fieldContext_Query_dashboard(_ context.Context, fiel
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Dashboard(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_history(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_history(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().History(ctx, fc.Args["projectId"].(string), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.HistoryFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EventConnection) graphql.Marshaler {
+			return ec.marshalNEventConnection2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_history(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_history_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditLog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["filter"].(*model.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EventConnection) graphql.Marshaler {
+			return ec.marshalNEventConnection2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_projectDiff(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_projectDiff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProjectDiff(ctx, fc.Args["id"].(string), fc.Args["from"].(model.AsOfInput), fc.Args["to"].(model.AsOfInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectDiff) graphql.Marshaler {
+			return ec.marshalNProjectDiff2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectDiff(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_projectDiff(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectDiff(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_projectDiff_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_verifyProjections(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_verifyProjections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().VerifyProjections(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VerificationReport) graphql.Marshaler {
+			return ec.marshalNVerificationReport2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐVerificationReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_verifyProjections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerificationReport(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7029,6 +9116,107 @@ func (ec *executionContext) fieldContext_Reopening_version(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Reopening", field, false, false, "Int")
 }
 
+func (ec *executionContext) _StatusChange_from(ctx context.Context, field graphql.CollectedField, obj *model.StatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusChange_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Status) graphql.Marshaler {
+			return ec.marshalNProjectStatus2githubᚗcomᚋintegrationplatformᚋonboardingᚋdomainᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusChange_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusChange", field, false, false, "ProjectStatus")
+}
+
+func (ec *executionContext) _StatusChange_to(ctx context.Context, field graphql.CollectedField, obj *model.StatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusChange_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Status) graphql.Marshaler {
+			return ec.marshalNProjectStatus2githubᚗcomᚋintegrationplatformᚋonboardingᚋdomainᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusChange_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusChange", field, false, false, "ProjectStatus")
+}
+
+func (ec *executionContext) _StatusChange_reason(ctx context.Context, field graphql.CollectedField, obj *model.StatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusChange_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatusChange_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatusChange_event(ctx context.Context, field graphql.CollectedField, obj *model.StatusChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectEvent) graphql.Marshaler {
+			return ec.marshalNProjectEvent2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatusChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _StatusCount_status(ctx context.Context, field graphql.CollectedField, obj *readmodel.StatusCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7368,6 +9556,84 @@ func (ec *executionContext) fieldContext_Step_reopenings(_ context.Context, fiel
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Reopening(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StepChange_stepId(ctx context.Context, field graphql.CollectedField, obj *model.StepChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepChange_stepId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StepID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepChange_stepId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StepChange_reason(ctx context.Context, field graphql.CollectedField, obj *model.StepChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepChange_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StepChange_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StepChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _StepChange_event(ctx context.Context, field graphql.CollectedField, obj *model.StepChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StepChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectEvent) graphql.Marshaler {
+			return ec.marshalNProjectEvent2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StepChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StepChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectEvent(ctx, field)
 		},
 	}
 	return fc, nil
@@ -8346,6 +10612,130 @@ func (ec *executionContext) fieldContext_TestAttempt_version(_ context.Context, 
 	return graphql.NewScalarFieldContext("TestAttempt", field, false, false, "Int")
 }
 
+func (ec *executionContext) _TestRunChange_stepId(ctx context.Context, field graphql.CollectedField, obj *model.TestRunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TestRunChange_stepId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StepID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TestRunChange_stepId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TestRunChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TestRunChange_testId(ctx context.Context, field graphql.CollectedField, obj *model.TestRunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TestRunChange_testId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TestRunChange_testId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TestRunChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TestRunChange_passed(ctx context.Context, field graphql.CollectedField, obj *model.TestRunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TestRunChange_passed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Passed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TestRunChange_passed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TestRunChange", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TestRunChange_notes(ctx context.Context, field graphql.CollectedField, obj *model.TestRunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TestRunChange_notes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TestRunChange_notes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TestRunChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _TestRunChange_event(ctx context.Context, field graphql.CollectedField, obj *model.TestRunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TestRunChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectEvent) graphql.Marshaler {
+			return ec.marshalNProjectEvent2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TestRunChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TestRunChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TimeEntry_hours(ctx context.Context, field graphql.CollectedField, obj *readmodel.TimeEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8484,6 +10874,277 @@ func (ec *executionContext) fieldContext_TimeEntry_version(_ context.Context, fi
 	return graphql.NewScalarFieldContext("TimeEntry", field, false, false, "Int")
 }
 
+func (ec *executionContext) _TimeLoggedChange_hours(ctx context.Context, field graphql.CollectedField, obj *model.TimeLoggedChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TimeLoggedChange_hours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TimeLoggedChange_hours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TimeLoggedChange", field, false, false, "Float")
+}
+
+func (ec *executionContext) _TimeLoggedChange_description(ctx context.Context, field graphql.CollectedField, obj *model.TimeLoggedChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TimeLoggedChange_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TimeLoggedChange_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TimeLoggedChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _TimeLoggedChange_stepId(ctx context.Context, field graphql.CollectedField, obj *model.TimeLoggedChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TimeLoggedChange_stepId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StepID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TimeLoggedChange_stepId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TimeLoggedChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TimeLoggedChange_event(ctx context.Context, field graphql.CollectedField, obj *model.TimeLoggedChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TimeLoggedChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectEvent) graphql.Marshaler {
+			return ec.marshalNProjectEvent2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TimeLoggedChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TimeLoggedChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VerificationReport_ok(ctx context.Context, field graphql.CollectedField, obj *model.VerificationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationReport_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationReport_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerificationReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _VerificationReport_projects(ctx context.Context, field graphql.CollectedField, obj *model.VerificationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationReport_projects(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Projects, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationReport_projects(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerificationReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VerificationReport_events(ctx context.Context, field graphql.CollectedField, obj *model.VerificationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationReport_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationReport_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerificationReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VerificationReport_skippedEvents(ctx context.Context, field graphql.CollectedField, obj *model.VerificationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationReport_skippedEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedEvents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationReport_skippedEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerificationReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VerificationReport_position(ctx context.Context, field graphql.CollectedField, obj *model.VerificationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationReport_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationReport_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerificationReport", field, false, false, "String")
+}
+
+func (ec *executionContext) _VerificationReport_differences(ctx context.Context, field graphql.CollectedField, obj *model.VerificationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationReport_differences(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Differences, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProjectDifference) graphql.Marshaler {
+			return ec.marshalNProjectDifference2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectDifferenceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationReport_differences(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VerificationReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectDifference(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VerificationReport_truncated(ctx context.Context, field graphql.CollectedField, obj *model.VerificationReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerificationReport_truncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Truncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerificationReport_truncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerificationReport", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Waiting_since(ctx context.Context, field graphql.CollectedField, obj *readmodel.Waiting) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8551,6 +11212,61 @@ func (ec *executionContext) _Waiting_missingAnswers(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_Waiting_missingAnswers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Waiting", field, false, false, "String")
+}
+
+func (ec *executionContext) _WaitingChange_reason(ctx context.Context, field graphql.CollectedField, obj *model.WaitingChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitingChange_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitingChange_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WaitingChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _WaitingChange_event(ctx context.Context, field graphql.CollectedField, obj *model.WaitingChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WaitingChange_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectEvent) graphql.Marshaler {
+			return ec.marshalNProjectEvent2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WaitingChange_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WaitingChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectEvent(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _WaitingProject_projectId(ctx context.Context, field graphql.CollectedField, obj *readmodel.WaitingProject) (ret graphql.Marshaler) {
@@ -9848,6 +12564,132 @@ func UnmarshalAddContactInput(ctx context.Context, raw any) (model.AddContactInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAsOfInput(ctx context.Context, obj any) (model.AsOfInput, error) {
+	var it model.AsOfInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"version", "time"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "version":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Version = data
+		case "time":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("time"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Time = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAsOfInput unmarshals raw into the AsOfInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAsOfInput(ctx context.Context, raw any) (model.AsOfInput, error) {
+	var out model.AsOfInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AsOfInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAuditFilter(ctx context.Context, obj any) (model.AuditFilter, error) {
+	var it model.AuditFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"types", "actor", "projectId", "from", "to", "stepId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "types":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("types"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Types = data
+		case "actor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actor"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Actor = data
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "stepId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAuditFilter unmarshals raw into the AuditFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAuditFilter(ctx context.Context, raw any) (model.AuditFilter, error) {
+	var out model.AuditFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCancelProjectInput(ctx context.Context, obj any) (model.CancelProjectInput, error) {
 	var it model.CancelProjectInput
 	if obj == nil {
@@ -10027,6 +12869,69 @@ func (ec *executionContext) unmarshalInputCompleteStepInput(ctx context.Context,
 func UnmarshalCompleteStepInput(ctx context.Context, raw any) (model.CompleteStepInput, error) {
 	var out model.CompleteStepInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CompleteStepInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputHistoryFilter(ctx context.Context, obj any) (model.HistoryFilter, error) {
+	var it model.HistoryFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"types", "from", "to", "stepId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "types":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("types"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Types = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "stepId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stepId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StepID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalHistoryFilter unmarshals raw into the HistoryFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalHistoryFilter(ctx context.Context, raw any) (model.HistoryFilter, error) {
+	var out model.HistoryFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "HistoryFilter", raw, &out)
 	return out, err
 }
 
@@ -10824,6 +13729,64 @@ func (ec *executionContext) _Answer(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var answerChangeImplementors = []string{"AnswerChange"}
+
+func (ec *executionContext) _AnswerChange(ctx context.Context, sel ast.SelectionSet, obj *model.AnswerChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, answerChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AnswerChange")
+		case "questionKey":
+			out.Values[i] = ec._AnswerChange_questionKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "questionId":
+			out.Values[i] = ec._AnswerChange_questionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "systemId":
+			out.Values[i] = ec._AnswerChange_systemId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "oldValue":
+			out.Values[i] = ec._AnswerChange_oldValue(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "newValue":
+			out.Values[i] = ec._AnswerChange_newValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._AnswerChange_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var connectedSystemImplementors = []string{"ConnectedSystem"}
 
 func (ec *executionContext) _ConnectedSystem(ctx context.Context, sel ast.SelectionSet, obj *readmodel.System) graphql.Marshaler {
@@ -10935,6 +13898,44 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var contactChangeImplementors = []string{"ContactChange"}
+
+func (ec *executionContext) _ContactChange(ctx context.Context, sel ast.SelectionSet, obj *model.ContactChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContactChange")
+		case "contact":
+			out.Values[i] = ec._ContactChange_contact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._ContactChange_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var dashboardImplementors = []string{"Dashboard"}
 
 func (ec *executionContext) _Dashboard(ctx context.Context, sel ast.SelectionSet, obj *readmodel.Dashboard) graphql.Marshaler {
@@ -10989,6 +13990,97 @@ func (ec *executionContext) _Dashboard(ctx context.Context, sel ast.SelectionSet
 		case "averageLeadTimeHours":
 			out.Values[i] = ec._Dashboard_averageLeadTimeHours(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventConnectionImplementors = []string{"EventConnection"}
+
+func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.SelectionSet, obj *model.EventConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eventConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventConnection")
+		case "edges":
+			out.Values[i] = ec._EventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._EventConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._EventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._EventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var eventEdgeImplementors = []string{"EventEdge"}
+
+func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet, obj *model.EventEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eventEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EventEdge")
+		case "cursor":
+			out.Values[i] = ec._EventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._EventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "projectAfter":
+			out.Values[i] = ec._EventEdge_projectAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -11688,6 +14780,147 @@ func (ec *executionContext) _ProjectConnection(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var projectDiffImplementors = []string{"ProjectDiff"}
+
+func (ec *executionContext) _ProjectDiff(ctx context.Context, sel ast.SelectionSet, obj *model.ProjectDiff) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, projectDiffImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProjectDiff")
+		case "projectId":
+			out.Values[i] = ec._ProjectDiff_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fromVersion":
+			out.Values[i] = ec._ProjectDiff_fromVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "toVersion":
+			out.Values[i] = ec._ProjectDiff_toVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "answers":
+			out.Values[i] = ec._ProjectDiff_answers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stepsCompleted":
+			out.Values[i] = ec._ProjectDiff_stepsCompleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stepsReopened":
+			out.Values[i] = ec._ProjectDiff_stepsReopened(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testsRun":
+			out.Values[i] = ec._ProjectDiff_testsRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeLogged":
+			out.Values[i] = ec._ProjectDiff_timeLogged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contactsAdded":
+			out.Values[i] = ec._ProjectDiff_contactsAdded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contactsRemoved":
+			out.Values[i] = ec._ProjectDiff_contactsRemoved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "waitingMarked":
+			out.Values[i] = ec._ProjectDiff_waitingMarked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "workResumed":
+			out.Values[i] = ec._ProjectDiff_workResumed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "statusChanges":
+			out.Values[i] = ec._ProjectDiff_statusChanges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var projectDifferenceImplementors = []string{"ProjectDifference"}
+
+func (ec *executionContext) _ProjectDifference(ctx context.Context, sel ast.SelectionSet, obj *model.ProjectDifference) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, projectDifferenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProjectDifference")
+		case "projectId":
+			out.Values[i] = ec._ProjectDifference_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._ProjectDifference_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "live":
+			out.Values[i] = ec._ProjectDifference_live(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rebuilt":
+			out.Values[i] = ec._ProjectDifference_rebuilt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var projectEdgeImplementors = []string{"ProjectEdge"}
 
 func (ec *executionContext) _ProjectEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ProjectEdge) graphql.Marshaler {
@@ -11784,6 +15017,11 @@ func (ec *executionContext) _ProjectEvent(ctx context.Context, sel ast.Selection
 			}
 		case "correlationId":
 			out.Values[i] = ec._ProjectEvent_correlationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "causationId":
+			out.Values[i] = ec._ProjectEvent_causationId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -11890,6 +15128,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_dashboard(ctx, field)
+				})
+		case "history":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_history(ctx, field)
+				})
+		case "auditLog":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditLog(ctx, field)
+				})
+		case "projectDiff":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_projectDiff(ctx, field)
+				})
+		case "verifyProjections":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_verifyProjections(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -12091,6 +15353,54 @@ func (ec *executionContext) _Reopening(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var statusChangeImplementors = []string{"StatusChange"}
+
+func (ec *executionContext) _StatusChange(ctx context.Context, sel ast.SelectionSet, obj *model.StatusChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statusChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatusChange")
+		case "from":
+			out.Values[i] = ec._StatusChange_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._StatusChange_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._StatusChange_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._StatusChange_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var statusCountImplementors = []string{"StatusCount"}
 
 func (ec *executionContext) _StatusCount(ctx context.Context, sel ast.SelectionSet, obj *readmodel.StatusCount) graphql.Marshaler {
@@ -12192,6 +15502,49 @@ func (ec *executionContext) _Step(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "reopenings":
 			out.Values[i] = ec._Step_reopenings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var stepChangeImplementors = []string{"StepChange"}
+
+func (ec *executionContext) _StepChange(ctx context.Context, sel ast.SelectionSet, obj *model.StepChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, stepChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StepChange")
+		case "stepId":
+			out.Values[i] = ec._StepChange_stepId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._StepChange_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._StepChange_event(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12564,6 +15917,59 @@ func (ec *executionContext) _TestAttempt(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var testRunChangeImplementors = []string{"TestRunChange"}
+
+func (ec *executionContext) _TestRunChange(ctx context.Context, sel ast.SelectionSet, obj *model.TestRunChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, testRunChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TestRunChange")
+		case "stepId":
+			out.Values[i] = ec._TestRunChange_stepId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testId":
+			out.Values[i] = ec._TestRunChange_testId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "passed":
+			out.Values[i] = ec._TestRunChange_passed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notes":
+			out.Values[i] = ec._TestRunChange_notes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._TestRunChange_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var timeEntryImplementors = []string{"TimeEntry"}
 
 func (ec *executionContext) _TimeEntry(ctx context.Context, sel ast.SelectionSet, obj *readmodel.TimeEntry) graphql.Marshaler {
@@ -12622,6 +16028,117 @@ func (ec *executionContext) _TimeEntry(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var timeLoggedChangeImplementors = []string{"TimeLoggedChange"}
+
+func (ec *executionContext) _TimeLoggedChange(ctx context.Context, sel ast.SelectionSet, obj *model.TimeLoggedChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, timeLoggedChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TimeLoggedChange")
+		case "hours":
+			out.Values[i] = ec._TimeLoggedChange_hours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._TimeLoggedChange_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stepId":
+			out.Values[i] = ec._TimeLoggedChange_stepId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._TimeLoggedChange_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verificationReportImplementors = []string{"VerificationReport"}
+
+func (ec *executionContext) _VerificationReport(ctx context.Context, sel ast.SelectionSet, obj *model.VerificationReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verificationReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerificationReport")
+		case "ok":
+			out.Values[i] = ec._VerificationReport_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "projects":
+			out.Values[i] = ec._VerificationReport_projects(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._VerificationReport_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skippedEvents":
+			out.Values[i] = ec._VerificationReport_skippedEvents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._VerificationReport_position(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "differences":
+			out.Values[i] = ec._VerificationReport_differences(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "truncated":
+			out.Values[i] = ec._VerificationReport_truncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var waitingImplementors = []string{"Waiting"}
 
 func (ec *executionContext) _Waiting(ctx context.Context, sel ast.SelectionSet, obj *readmodel.Waiting) graphql.Marshaler {
@@ -12645,6 +16162,44 @@ func (ec *executionContext) _Waiting(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "missingAnswers":
 			out.Values[i] = ec._Waiting_missingAnswers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var waitingChangeImplementors = []string{"WaitingChange"}
+
+func (ec *executionContext) _WaitingChange(ctx context.Context, sel ast.SelectionSet, obj *model.WaitingChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, waitingChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WaitingChange")
+		case "reason":
+			out.Values[i] = ec._WaitingChange_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._WaitingChange_event(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13118,6 +16673,30 @@ func (ec *executionContext) marshalNAnswer2ᚕgithubᚗcomᚋintegrationplatform
 	return ret
 }
 
+func (ec *executionContext) marshalNAnswerChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAnswerChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AnswerChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAnswerChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAnswerChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAnswerChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAnswerChange(ctx context.Context, sel ast.SelectionSet, v *model.AnswerChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AnswerChange!")
+		return graphql.Null
+	}
+	return ec._AnswerChange(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNApplicability2githubᚗcomᚋintegrationplatformᚋonboardingᚋdomainᚐApplicability(ctx context.Context, v any) (domain.Applicability, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := domain.Applicability(tmp)
@@ -13131,6 +16710,11 @@ func (ec *executionContext) marshalNApplicability2githubᚗcomᚋintegrationplat
 		graphql.AddInvalidNullFromMarshaler(ctx, "Applicability!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNAsOfInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAsOfInput(ctx context.Context, v any) (model.AsOfInput, error) {
+	res, err := ec.unmarshalInputAsOfInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -13202,12 +16786,76 @@ func (ec *executionContext) marshalNContact2ᚕgithubᚗcomᚋintegrationplatfor
 	return ret
 }
 
+func (ec *executionContext) marshalNContact2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋreadmodelᚐContact(ctx context.Context, sel ast.SelectionSet, v *readmodel.Contact) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Contact!")
+		return graphql.Null
+	}
+	return ec._Contact(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNContactChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐContactChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ContactChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNContactChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐContactChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNContactChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐContactChange(ctx context.Context, sel ast.SelectionSet, v *model.ContactChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ContactChange!")
+		return graphql.Null
+	}
+	return ec._ContactChange(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDashboard2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋreadmodelᚐDashboard(ctx context.Context, sel ast.SelectionSet, v *readmodel.Dashboard) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Dashboard!")
 		return graphql.Null
 	}
 	return ec._Dashboard(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEventConnection2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.EventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EventConnection!")
+		return graphql.Null
+	}
+	return ec._EventConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEventEdge2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EventEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEventEdge2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐEventEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEventEdge2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐEventEdge(ctx context.Context, sel ast.SelectionSet, v *model.EventEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EventEdge!")
+		return graphql.Null
+	}
+	return ec._EventEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -13406,6 +17054,38 @@ func (ec *executionContext) marshalNProjectConnection2ᚖgithubᚗcomᚋintegrat
 	return ec._ProjectConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNProjectDiff2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectDiff(ctx context.Context, sel ast.SelectionSet, v *model.ProjectDiff) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProjectDiff!")
+		return graphql.Null
+	}
+	return ec._ProjectDiff(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProjectDifference2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectDifferenceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProjectDifference) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProjectDifference2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectDifference(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProjectDifference2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectDifference(ctx context.Context, sel ast.SelectionSet, v *model.ProjectDifference) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProjectDifference!")
+		return graphql.Null
+	}
+	return ec._ProjectDifference(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNProjectEdge2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProjectEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -13428,6 +17108,22 @@ func (ec *executionContext) marshalNProjectEdge2ᚖgithubᚗcomᚋintegrationpla
 		return graphql.Null
 	}
 	return ec._ProjectEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProjectEvent2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProjectEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProjectEvent2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNProjectEvent2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectEvent(ctx context.Context, sel ast.SelectionSet, v *model.ProjectEvent) graphql.Marshaler {
@@ -13545,6 +17241,30 @@ func (ec *executionContext) unmarshalNStartProjectInput2githubᚗcomᚋintegrati
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNStatusChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐStatusChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StatusChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatusChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐStatusChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStatusChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐStatusChange(ctx context.Context, sel ast.SelectionSet, v *model.StatusChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StatusChange!")
+		return graphql.Null
+	}
+	return ec._StatusChange(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNStatusCount2githubᚗcomᚋintegrationplatformᚋonboardingᚋreadmodelᚐStatusCount(ctx context.Context, sel ast.SelectionSet, v readmodel.StatusCount) graphql.Marshaler {
 	return ec._StatusCount(ctx, sel, &v)
 }
@@ -13583,6 +17303,30 @@ func (ec *executionContext) marshalNStep2ᚕgithubᚗcomᚋintegrationplatform�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNStepChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐStepChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StepChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStepChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐStepChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStepChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐStepChange(ctx context.Context, sel ast.SelectionSet, v *model.StepChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StepChange!")
+		return graphql.Null
+	}
+	return ec._StepChange(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -13833,6 +17577,30 @@ func (ec *executionContext) marshalNTestAttempt2ᚕgithubᚗcomᚋintegrationpla
 	return ret
 }
 
+func (ec *executionContext) marshalNTestRunChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐTestRunChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TestRunChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTestRunChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐTestRunChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTestRunChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐTestRunChange(ctx context.Context, sel ast.SelectionSet, v *model.TestRunChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TestRunChange!")
+		return graphql.Null
+	}
+	return ec._TestRunChange(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTestState2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -13879,6 +17647,62 @@ func (ec *executionContext) marshalNTimeEntry2ᚕgithubᚗcomᚋintegrationplatf
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNTimeLoggedChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐTimeLoggedChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TimeLoggedChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTimeLoggedChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐTimeLoggedChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTimeLoggedChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐTimeLoggedChange(ctx context.Context, sel ast.SelectionSet, v *model.TimeLoggedChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TimeLoggedChange!")
+		return graphql.Null
+	}
+	return ec._TimeLoggedChange(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVerificationReport2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐVerificationReport(ctx context.Context, sel ast.SelectionSet, v *model.VerificationReport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VerificationReport!")
+		return graphql.Null
+	}
+	return ec._VerificationReport(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWaitingChange2ᚕᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐWaitingChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WaitingChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWaitingChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐWaitingChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWaitingChange2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐWaitingChange(ctx context.Context, sel ast.SelectionSet, v *model.WaitingChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WaitingChange!")
+		return graphql.Null
+	}
+	return ec._WaitingChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNWaitingProject2githubᚗcomᚋintegrationplatformᚋonboardingᚋreadmodelᚐWaitingProject(ctx context.Context, sel ast.SelectionSet, v readmodel.WaitingProject) graphql.Marshaler {
@@ -14064,6 +17888,22 @@ func (ec *executionContext) marshalOAnswer2ᚖgithubᚗcomᚋintegrationplatform
 	return ec._Answer(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOAsOfInput2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAsOfInput(ctx context.Context, v any) (*model.AsOfInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAsOfInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOAuditFilter2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐAuditFilter(ctx context.Context, v any) (*model.AuditFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAuditFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14116,6 +17956,14 @@ func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel as
 	_ = sel
 	res := graphql.MarshalFloatContext(*v)
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalOHistoryFilter2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐHistoryFilter(ctx context.Context, v any) (*model.HistoryFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputHistoryFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOID2string(ctx context.Context, v any) (string, error) {
@@ -14240,6 +18088,41 @@ func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.S
 	_ = ctx
 	res := graphql.MarshalString(v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -24,6 +24,43 @@ type AddContactInput struct {
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
 }
 
+// An answer given or revised. Values of SECRET questions are masked.
+type AnswerChange struct {
+	// question id, or question@system for questions asked per system.
+	QuestionKey string  `json:"questionKey"`
+	QuestionID  string  `json:"questionId"`
+	SystemID    *string `json:"systemId,omitempty"`
+	// The answer in force before the change; null for the first answer.
+	OldValue *string       `json:"oldValue,omitempty"`
+	NewValue string        `json:"newValue"`
+	Event    *ProjectEvent `json:"event"`
+}
+
+// A point in a project's history. Set exactly one of the fields.
+type AsOfInput struct {
+	// The project after its first version events, counted like Project.version:
+	// 1 is right after ProjectStarted, and the point right after an event is its
+	// streamVersion + 1.
+	Version *int `json:"version,omitempty"`
+	// The project with every event whose occurredAt is at or before this time.
+	Time *time.Time `json:"time,omitempty"`
+}
+
+// Selects events of the audit log. Every field that is set must match.
+type AuditFilter struct {
+	// Event types such as AnswerSubmitted or StepCompleted.
+	Types []string `json:"types,omitempty"`
+	// The userId of the events' actor.
+	Actor     *string `json:"actor,omitempty"`
+	ProjectID *string `json:"projectId,omitempty"`
+	// Events that occurred at or after this time.
+	From *time.Time `json:"from,omitempty"`
+	// Events that occurred before this time.
+	To *time.Time `json:"to,omitempty"`
+	// Events about this step: StepCompleted, StepReopened, TestResultRecorded, and TimeLogged on the step.
+	StepID *string `json:"stepId,omitempty"`
+}
+
 type CancelProjectInput struct {
 	ProjectID       string  `json:"projectId"`
 	Reason          string  `json:"reason"`
@@ -42,6 +79,40 @@ type CompleteStepInput struct {
 	StepID          string  `json:"stepId"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+}
+
+// A contact added or removed.
+type ContactChange struct {
+	Contact *readmodel.Contact `json:"contact"`
+	Event   *ProjectEvent      `json:"event"`
+}
+
+type EventConnection struct {
+	Edges    []*EventEdge    `json:"edges"`
+	Nodes    []*ProjectEvent `json:"nodes"`
+	PageInfo *PageInfo       `json:"pageInfo"`
+	// Number of events that match the filter in history; null in auditLog, which would have to read the whole log.
+	TotalCount *int `json:"totalCount,omitempty"`
+}
+
+type EventEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   *ProjectEvent `json:"node"`
+	// The project right after this event, the same as
+	// project(id: node.projectId, asOf: {version: node.streamVersion + 1}).
+	ProjectAfter *readmodel.Project `json:"projectAfter"`
+}
+
+// Selects events of a project's history. Every field that is set must match.
+type HistoryFilter struct {
+	// Event types such as AnswerSubmitted or StepCompleted.
+	Types []string `json:"types,omitempty"`
+	// Events that occurred at or after this time.
+	From *time.Time `json:"from,omitempty"`
+	// Events that occurred before this time.
+	To *time.Time `json:"to,omitempty"`
+	// Events about this step: StepCompleted, StepReopened, TestResultRecorded, and TimeLogged on the step.
+	StepID *string `json:"stepId,omitempty"`
 }
 
 type LogTimeInput struct {
@@ -82,6 +153,39 @@ type ProjectConnection struct {
 	TotalCount int                  `json:"totalCount"`
 }
 
+// What changed in a project between two versions. Each change carries the
+// event that caused it, and each list is oldest first.
+type ProjectDiff struct {
+	ProjectID string `json:"projectId"`
+	// The project version of the point from.
+	FromVersion int `json:"fromVersion"`
+	// The project version of the point to.
+	ToVersion       int                 `json:"toVersion"`
+	Answers         []*AnswerChange     `json:"answers"`
+	StepsCompleted  []*StepChange       `json:"stepsCompleted"`
+	StepsReopened   []*StepChange       `json:"stepsReopened"`
+	TestsRun        []*TestRunChange    `json:"testsRun"`
+	TimeLogged      []*TimeLoggedChange `json:"timeLogged"`
+	ContactsAdded   []*ContactChange    `json:"contactsAdded"`
+	ContactsRemoved []*ContactChange    `json:"contactsRemoved"`
+	WaitingMarked   []*WaitingChange    `json:"waitingMarked"`
+	WorkResumed     []*WaitingChange    `json:"workResumed"`
+	StatusChanges   []*StatusChange     `json:"statusChanges"`
+}
+
+// A field in which a live project view differs from the one rebuilt from the store.
+type ProjectDifference struct {
+	ProjectID string `json:"projectId"`
+	// Path of the field in the JSON of the project view, such as
+	// Phases[2].Steps[0].State. A project missing on one side has one
+	// difference, on Version, which is null on that side.
+	Field string `json:"field"`
+	// The live value as JSON; null when the live view has no such field.
+	Live *string `json:"live,omitempty"`
+	// The rebuilt value as JSON; null when the rebuilt view has no such field.
+	Rebuilt *string `json:"rebuilt,omitempty"`
+}
+
 type ProjectEdge struct {
 	Cursor string             `json:"cursor"`
 	Node   *readmodel.Project `json:"node"`
@@ -96,11 +200,14 @@ type ProjectEvent struct {
 	// Zero-based index of the event in the project's stream.
 	StreamVersion int `json:"streamVersion"`
 	// Opaque cursor of the event's place in the global log.
-	Position      string            `json:"position"`
-	OccurredAt    time.Time         `json:"occurredAt"`
-	RecordedAt    time.Time         `json:"recordedAt"`
-	Actor         *eventstore.Actor `json:"actor"`
-	CorrelationID *string           `json:"correlationId,omitempty"`
+	Position   string            `json:"position"`
+	OccurredAt time.Time         `json:"occurredAt"`
+	RecordedAt time.Time         `json:"recordedAt"`
+	Actor      *eventstore.Actor `json:"actor"`
+	// Id of the request that caused the event: its X-Request-ID, the trace id of its traceparent, or a generated id.
+	CorrelationID *string `json:"correlationId,omitempty"`
+	// Id of the command that caused the event; every event of one command has the same.
+	CausationID *string `json:"causationId,omitempty"`
 	// The event's data as JSON; secret answers are masked.
 	Data string `json:"data"`
 }
@@ -163,6 +270,23 @@ type StartProjectInput struct {
 	IdempotencyKey    *string `json:"idempotencyKey,omitempty"`
 }
 
+// A change of the project's status.
+type StatusChange struct {
+	From domain.Status `json:"from"`
+	To   domain.Status `json:"to"`
+	// The cancellation reason; null for other changes.
+	Reason *string       `json:"reason,omitempty"`
+	Event  *ProjectEvent `json:"event"`
+}
+
+// A step completed or reopened.
+type StepChange struct {
+	StepID string `json:"stepId"`
+	// The reason given for reopening; null for a completion.
+	Reason *string       `json:"reason,omitempty"`
+	Event  *ProjectEvent `json:"event"`
+}
+
 // Answers a question. value takes the canonical form of the question's kind:
 // TEXT and SECRET any non-empty text; BOOLEAN and CONFIRMATION "true" or "false";
 // CHOICE an option id; SYSTEM a connected system's id; NUMBER a decimal number.
@@ -183,6 +307,48 @@ type SystemInput struct {
 	Name string `json:"name"`
 	// A platform from the platforms query, such as WOOCOMMERCE or FORTNOX.
 	Platform string `json:"platform"`
+}
+
+// One recorded run of a test.
+type TestRunChange struct {
+	StepID string        `json:"stepId"`
+	TestID string        `json:"testId"`
+	Passed bool          `json:"passed"`
+	Notes  *string       `json:"notes,omitempty"`
+	Event  *ProjectEvent `json:"event"`
+}
+
+// Time logged on the project.
+type TimeLoggedChange struct {
+	Hours       float64       `json:"hours"`
+	Description string        `json:"description"`
+	StepID      *string       `json:"stepId,omitempty"`
+	Event       *ProjectEvent `json:"event"`
+}
+
+// The outcome of rebuilding every project from the event store.
+type VerificationReport struct {
+	// True when every rebuilt project equals its live view.
+	Ok bool `json:"ok"`
+	// Number of projects compared.
+	Projects int `json:"projects"`
+	// Number of events read from the store to rebuild them.
+	Events int `json:"events"`
+	// Events that could not be decoded or applied; the live read models skip them too, so they cause no difference.
+	SkippedEvents int `json:"skippedEvents"`
+	// Cursor of the last event read: the live read models' position when the check started.
+	Position *string `json:"position,omitempty"`
+	// Fields that differ, at most 1000.
+	Differences []*ProjectDifference `json:"differences"`
+	// True when more differences were found than differences lists.
+	Truncated bool `json:"truncated"`
+}
+
+// The start or the end of a wait on the customer.
+type WaitingChange struct {
+	// The reason of the wait that started or ended.
+	Reason string        `json:"reason"`
+	Event  *ProjectEvent `json:"event"`
 }
 
 // Languages of customer-facing texts.
