@@ -50,11 +50,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.SetOutput(stderr)
 	var origins string
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address, host:port (env ONBOARDING_ADDR)")
-	fs.StringVar(&cfg.Store, "store", cfg.Store, "event store: embedded (a bbolt file in --data-dir) or esdb (EventStoreDB or KurrentDB at --esdb-url) (env ONBOARDING_STORE)")
-	fs.StringVar(&cfg.ESDBURL, "esdb-url", cfg.ESDBURL, "EventStoreDB or KurrentDB connection string, such as esdb://127.0.0.1:2113?tls=false or esdb+discover://node1:2113,node2:2113,node3:2113 (env ONBOARDING_ESDB_URL)")
-	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded event store, created if missing (env ONBOARDING_DATA_DIR)")
-	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error (env ONBOARDING_LOG_LEVEL)")
-	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json, console, or auto for console on a terminal and json otherwise (env ONBOARDING_LOG_FORMAT)")
+	addStoreFlags(fs, &cfg)
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "time running requests get to finish on SIGINT or SIGTERM (env ONBOARDING_SHUTDOWN_TIMEOUT)")
 	fs.Int64Var(&cfg.Server.MaxBodyBytes, "max-body-bytes", cfg.Server.MaxBodyBytes, "largest request body accepted, in bytes (env ONBOARDING_MAX_BODY_BYTES)")
 	fs.IntVar(&cfg.Server.MaxComplexity, "max-complexity", cfg.Server.MaxComplexity, "largest query complexity accepted, one per field (env ONBOARDING_MAX_COMPLEXITY)")
@@ -81,6 +77,17 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		cfg.Server.AllowedOrigins = strings.Split(origins, ",")
 	}
 	return cfg, cfg.validate()
+}
+
+// addStoreFlags registers the flags that choose and open the event store
+// and set up logging, which serve shares with the replay, verify and export
+// commands.
+func addStoreFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "event store: embedded (a bbolt file in --data-dir) or esdb (EventStoreDB or KurrentDB at --esdb-url) (env ONBOARDING_STORE)")
+	fs.StringVar(&cfg.ESDBURL, "esdb-url", cfg.ESDBURL, "EventStoreDB or KurrentDB connection string, such as esdb://127.0.0.1:2113?tls=false or esdb+discover://node1:2113,node2:2113,node3:2113 (env ONBOARDING_ESDB_URL)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded event store, created if missing (env ONBOARDING_DATA_DIR)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error (env ONBOARDING_LOG_LEVEL)")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json, console, or auto for console on a terminal and json otherwise (env ONBOARDING_LOG_FORMAT)")
 }
 
 // applyEnv sets each flag from its ONBOARDING_ variable, if set.

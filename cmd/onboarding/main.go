@@ -1,10 +1,13 @@
-// Command onboarding serves the onboarding projects GraphQL API and plays
-// example runs against it.
+// Command onboarding serves the onboarding projects GraphQL API, plays
+// example runs against it, and replays, verifies and exports the event log.
 //
 // Usage:
 //
 //	onboarding [serve] [flags]      serve the API (the default)
 //	onboarding play [flags] FILE    play a GraphQL example run against a server
+//	onboarding replay [flags]       rebuild every read model from the log
+//	onboarding verify [flags]       check hash chains and read models
+//	onboarding export [flags]       write project events as JSON Lines
 package main
 
 import (
@@ -48,6 +51,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = serve(ctx, args, getenv, stderr)
 	case "play":
 		err = play(ctx, args, stdout, stderr)
+	case "replay":
+		err = replay(ctx, args, getenv, stdout, stderr)
+	case "verify":
+		err = verify(ctx, args, getenv, stdout, stderr)
+	case "export":
+		err = export(ctx, args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -60,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "onboarding %s: %v\n", name, err)
-		return 1
+		return exitStatus(err)
 	}
 	return 0
 }
@@ -68,9 +77,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 const usage = `Usage:
   onboarding [serve] [flags]     serve the GraphQL API on the embedded event store
   onboarding play [flags] FILE   play the GraphQL operations of FILE against a server
+  onboarding replay [flags]      rebuild every read model from the log and report the speed
+  onboarding verify [flags]      check the hash chains and compare the read models with
+                                 a replay of each project's stream
+  onboarding verify --file FILE  check the hash chains of an export offline
+  onboarding export [flags]      write one project's or every project's events as JSON Lines
   onboarding help                print this text
 
-Run "onboarding serve -h" or "onboarding play -h" for the flags of each.
+Run "onboarding COMMAND -h" for the flags of each command, such as
+"onboarding serve -h".
 `
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -164,6 +179,7 @@ func (m *Main) open(ctx context.Context, ln net.Listener) error {
 	resolver := &graph.Resolver{
 		Commands: command.NewHandler(store, m.models, m.log, time.Now),
 		Models:   m.models,
+		Store:    store,
 		Log:      m.log,
 	}
 	m.server = server.New(m.Config.Server, resolver, m.ready, m.models.Feed().Close, m.log)
