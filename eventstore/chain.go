@@ -130,7 +130,10 @@ func (v *ChainVerifier) Add(r RecordedEvent) *ChainError {
 		v.Failures = append(v.Failures, err)
 		return err
 	}
-	if r.Revision != st.next {
+	if r.Revision < st.next {
+		return fail(fmt.Sprintf("revision %d repeats or goes back: the stream was already at revision %d", r.Revision, st.next-1))
+	}
+	if r.Revision > st.next {
 		return fail(fmt.Sprintf("revision %d follows revision %d: %d event(s) missing", r.Revision, int64(st.next)-1, r.Revision-st.next))
 	}
 	metadata, hash, ok := SplitSeal(r.Metadata)

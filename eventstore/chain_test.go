@@ -68,3 +68,13 @@ func TestChainVerifierFindsMissingHash(t *testing.T) {
 		t.Errorf("unsealed event: %v, want a missing hash", err)
 	}
 }
+
+func TestChainVerifierFindsRepeatedRevision(t *testing.T) {
+	v := NewChainVerifier()
+	first, _ := sealed("", 0, `{"hours":1}`)
+	_ = v.Add(first)
+	err := v.Add(first)
+	if err == nil || !strings.Contains(err.Reason, "repeats") {
+		t.Errorf("repeated revision: %v, want a message that it repeats", err)
+	}
+}
