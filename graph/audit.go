@@ -47,13 +47,7 @@ func (r *Resolver) projectEventsUpTo(ctx context.Context, projectID string, limi
 	if err != nil {
 		return nil, fmt.Errorf("read project %s: %w", projectID, err)
 	}
-	events := make([]eventstore.Envelope, len(records))
-	for i, rec := range records {
-		if events[i], err = eventstore.Decode(rec); err != nil {
-			return nil, err
-		}
-	}
-	return events, nil
+	return readmodel.DecodeAll(records)
 }
 
 func projectNotFound(field, projectID string) error {
@@ -89,7 +83,13 @@ func (r *Resolver) projectAsOf(ctx context.Context, id string, asOf model.AsOfIn
 	if err := point.Validate("asOf"); err != nil {
 		return nil, err
 	}
-	events, err := r.projectEvents(ctx, id)
+	// A version the live view has reached needs only that many events read
+	// and decoded; other points, and the error cases, need the whole stream.
+	limit := 0
+	if live, ok := r.Models.Project(id); ok && asOf.Version != nil && *asOf.Version >= 1 && *asOf.Version <= live.Version {
+		limit = *asOf.Version
+	}
+	events, err := r.projectEventsUpTo(ctx, id, limit)
 	if errors.Is(err, errProjectNotFound) {
 		return nil, nil
 	}

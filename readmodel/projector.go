@@ -148,6 +148,20 @@ type decodedEvent struct {
 	err    error
 }
 
+// DecodeAll decodes events in parallel, one chunk per CPU, and returns
+// them in order. It returns the first error met.
+func DecodeAll(events []eventstore.RecordedEvent) ([]eventstore.Envelope, error) {
+	decoded := decodeAll(events)
+	envs := make([]eventstore.Envelope, len(decoded))
+	for i, d := range decoded {
+		if d.err != nil {
+			return nil, d.err
+		}
+		envs[i] = d.env
+	}
+	return envs, nil
+}
+
 // decodeAll decodes events in parallel, one chunk per CPU, keeping order.
 func decodeAll(events []eventstore.RecordedEvent) []decodedEvent {
 	out := make([]decodedEvent, len(events))
