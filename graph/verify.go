@@ -1,13 +1,9 @@
 package graph
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"sort"
 	"strconv"
 
 	"github.com/integrationplatform/onboarding/eventstore"
@@ -172,9 +168,6 @@ type viewDiff struct {
 	projectID string
 }
 
-// absent stands for a field that one side does not have.
-type absent struct{}
-
 // compare adds a difference for each JSON field in which the two views of
 // the project differ. When one view is missing, it adds one difference on
 // the field Version.
@@ -184,115 +177,33 @@ func (d *viewDiff) compare(projectID string, live, rebuilt *readmodel.Project) e
 	case live == nil && rebuilt == nil:
 		return nil
 	case live == nil:
-		d.add("Version", absent{}, json.Number(strconv.Itoa(rebuilt.Version)))
+		d.add("Version", nil, versionJSON(rebuilt))
 		return nil
 	case rebuilt == nil:
-		d.add("Version", json.Number(strconv.Itoa(live.Version)), absent{})
+		d.add("Version", versionJSON(live), nil)
 		return nil
 	}
-	liveJSON, err := viewTree(live)
+	diffs, err := readmodel.DiffViews(live, rebuilt)
 	if err != nil {
-		return err
+		return fmt.Errorf("compare the views of project %s: %w", projectID, err)
 	}
-	rebuiltJSON, err := viewTree(rebuilt)
-	if err != nil {
-		return err
+	for _, diff := range diffs {
+		d.add(diff.Path, diff.A, diff.B)
 	}
-	d.walk("", liveJSON, rebuiltJSON)
 	return nil
 }
 
-// viewTree returns the JSON of a view decoded into maps, slices and
-// json.Number values.
-func viewTree(v *readmodel.Project) (any, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode the view of project %s: %w", v.ID, err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var tree any
-	if err := dec.Decode(&tree); err != nil {
-		return nil, fmt.Errorf("decode the view of project %s: %w", v.ID, err)
-	}
-	return tree, nil
-}
-
-func (d *viewDiff) walk(path string, live, rebuilt any) {
-	switch l := live.(type) {
-	case map[string]any:
-		r, ok := rebuilt.(map[string]any)
-		if !ok {
-			d.add(path, live, rebuilt)
-			return
-		}
-		keys := make([]string, 0, len(l)+len(r))
-		for k := range l {
-			keys = append(keys, k)
-		}
-		for k := range r {
-			if _, ok := l[k]; !ok {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			field := k
-			if path != "" {
-				field = path + "." + k
-			}
-			d.walk(field, member(l, k), member(r, k))
-		}
-	case []any:
-		r, ok := rebuilt.([]any)
-		if !ok {
-			d.add(path, live, rebuilt)
-			return
-		}
-		for i := range max(len(l), len(r)) {
-			d.walk(fmt.Sprintf("%s[%d]", path, i), element(l, i), element(r, i))
-		}
-	default:
-		if !reflect.DeepEqual(live, rebuilt) {
-			d.add(path, live, rebuilt)
-		}
-	}
-}
-
-func member(m map[string]any, key string) any {
-	if v, ok := m[key]; ok {
-		return v
-	}
-	return absent{}
-}
-
-func element(s []any, i int) any {
-	if i < len(s) {
-		return s[i]
-	}
-	return absent{}
+func versionJSON(v *readmodel.Project) *string {
+	s := strconv.Itoa(v.Version)
+	return &s
 }
 
 // add records one difference, or marks the report truncated once it lists
 // MaxDifferences.
-func (d *viewDiff) add(field string, live, rebuilt any) {
+func (d *viewDiff) add(field string, live, rebuilt *string) {
 	if len(d.report.Differences) == MaxDifferences {
 		d.report.Truncated = true
 		return
 	}
-	d.report.Differences = append(d.report.Differences, &model.ProjectDifference{ProjectID: d.projectID, Field: field, Live: jsonValue(live), Rebuilt: jsonValue(rebuilt)})
-}
-
-// jsonValue returns v as JSON, or nil for an absent field.
-func jsonValue(v any) *string {
-	if _, ok := v.(absent); ok {
-		return nil
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		s := fmt.Sprintf("%v", v)
-		return &s
-	}
-	s := string(raw)
-	return &s
+	d.report.Differences = append(d.report.Differences, &model.ProjectDifference{ProjectID: d.projectID, Field: field, Live: live, Rebuilt: rebuilt})
 }

@@ -78,8 +78,9 @@ func TestViewDiffPaths(t *testing.T) {
 	}
 
 	full := &viewDiff{report: &model.VerificationReport{}}
+	a, b := `"a"`, `"b"`
 	for range MaxDifferences + 1 {
-		full.add("Name", "a", "b")
+		full.add("Name", &a, &b)
 	}
 	if len(full.report.Differences) != MaxDifferences || !full.report.Truncated {
 		t.Errorf("after %d differences: %d listed, truncated %v", MaxDifferences+1, len(full.report.Differences), full.report.Truncated)
