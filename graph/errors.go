@@ -41,6 +41,9 @@ var errPanic = errors.New("panic in resolver")
 // request id and reach the client as a generic message.
 func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
+		if pendingErr, ok := takePendingError(ctx, err); ok {
+			return pendingErr
+		}
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		if gqlErr.Extensions == nil {
 			gqlErr.Extensions = map[string]any{}

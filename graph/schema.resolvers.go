@@ -213,24 +213,28 @@ func (r *queryResolver) VerifyProjections(ctx context.Context) (*model.Verificat
 }
 
 // ProjectChanged is the resolver for the projectChanged field.
-func (r *subscriptionResolver) ProjectChanged(ctx context.Context, id string) (<-chan *model.ProjectChange, error) {
+func (r *subscriptionResolver) ProjectChanged(ctx context.Context, id string, after *string) (<-chan *model.ProjectChange, error) {
 	if _, ok := r.Models.Project(id); !ok {
 		return nil, &domain.Error{Kind: domain.KindNotFound, Field: "id", Message: fmt.Sprintf("project %q does not exist", id)}
 	}
-	sub := r.Models.Feed().Subscribe(id, true)
-	out := make(chan *model.ProjectChange, 1)
-	go pump(ctx, sub, out, func(c readmodel.Change) *model.ProjectChange {
+	position, err := parseAfter(after)
+	if err != nil {
+		return nil, err
+	}
+	req := readmodel.FollowRequest{ProjectID: id, Views: true, After: position}
+	return follow(ctx, r.Resolver, req, func(c readmodel.Change) *model.ProjectChange {
 		return &model.ProjectChange{Project: c.Project, Event: eventView(c.Envelope)}
-	})
-	return out, nil
+	}), nil
 }
 
 // ProjectEvents is the resolver for the projectEvents field.
-func (r *subscriptionResolver) ProjectEvents(ctx context.Context, projectID *string) (<-chan *model.ProjectEvent, error) {
-	sub := r.Models.Feed().Subscribe(deref(projectID), false)
-	out := make(chan *model.ProjectEvent, 1)
-	go pump(ctx, sub, out, func(c readmodel.Change) *model.ProjectEvent { return eventView(c.Envelope) })
-	return out, nil
+func (r *subscriptionResolver) ProjectEvents(ctx context.Context, projectID *string, after *string) (<-chan *model.ProjectEvent, error) {
+	position, err := parseAfter(after)
+	if err != nil {
+		return nil, err
+	}
+	req := readmodel.FollowRequest{ProjectID: deref(projectID), After: position}
+	return follow(ctx, r.Resolver, req, func(c readmodel.Change) *model.ProjectEvent { return eventView(c.Envelope) }), nil
 }
 
 // DashboardChanged is the resolver for the dashboardChanged field.

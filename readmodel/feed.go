@@ -3,6 +3,7 @@ package readmodel
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/integrationplatform/onboarding/eventstore"
@@ -88,6 +89,9 @@ type Feed struct {
 	lastDashboard time.Time
 	timer         *time.Timer
 	closed        bool
+
+	// dropped counts subscribers removed with ErrSubscriberTooSlow.
+	dropped atomic.Int64
 }
 
 func newFeed() *Feed {
@@ -179,8 +183,15 @@ func (f *Feed) sendLocked(s *Subscription, change Change) {
 	select {
 	case s.c <- change:
 	default:
+		f.dropped.Add(1)
 		f.removeLocked(s, ErrSubscriberTooSlow)
 	}
+}
+
+// Dropped returns the number of subscribers dropped with
+// ErrSubscriberTooSlow since the feed started.
+func (f *Feed) Dropped() int64 {
+	return f.dropped.Load()
 }
 
 func (f *Feed) removeLocked(s *Subscription, err error) {

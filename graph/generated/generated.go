@@ -331,8 +331,8 @@ type ComplexityRoot struct {
 
 	Subscription struct {
 		DashboardChanged func(childComplexity int) int
-		ProjectChanged   func(childComplexity int, id string) int
-		ProjectEvents    func(childComplexity int, projectID *string) int
+		ProjectChanged   func(childComplexity int, id string, after *string) int
+		ProjectEvents    func(childComplexity int, projectID *string, after *string) int
 	}
 
 	TemplatePhase struct {
@@ -483,8 +483,8 @@ type QueryResolver interface {
 	VerifyProjections(ctx context.Context) (*model.VerificationReport, error)
 }
 type SubscriptionResolver interface {
-	ProjectChanged(ctx context.Context, id string) (<-chan *model.ProjectChange, error)
-	ProjectEvents(ctx context.Context, projectID *string) (<-chan *model.ProjectEvent, error)
+	ProjectChanged(ctx context.Context, id string, after *string) (<-chan *model.ProjectChange, error)
+	ProjectEvents(ctx context.Context, projectID *string, after *string) (<-chan *model.ProjectEvent, error)
 	DashboardChanged(ctx context.Context) (<-chan *readmodel.Dashboard, error)
 }
 
@@ -1772,7 +1772,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.ProjectChanged(childComplexity, args["id"].(string)), true
+		return e.ComplexityRoot.Subscription.ProjectChanged(childComplexity, args["id"].(string), args["after"].(*string)), true
 	case "Subscription.projectEvents":
 		if e.ComplexityRoot.Subscription.ProjectEvents == nil {
 			break
@@ -1783,7 +1783,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.ProjectEvents(childComplexity, args["projectId"].(*string)), true
+		return e.ComplexityRoot.Subscription.ProjectEvents(childComplexity, args["projectId"].(*string), args["after"].(*string)), true
 
 	case "TemplatePhase.applicability":
 		if e.ComplexityRoot.TemplatePhase.Applicability == nil {
@@ -2433,9 +2433,23 @@ type Mutation {
 
 type Subscription {
   "The project after each change, with the event that changed it."
-  projectChanged(id: ID!): ProjectChange!
+  projectChanged(
+    id: ID!
+    """
+    The position of an event received earlier. The subscription first sends
+    every later stored event of the project, then the live ones, with no gap
+    and no duplicate between the two. A subscription that falls too far
+    behind ends with the error code SUBSCRIBER_TOO_SLOW: subscribe again with
+    after set to the position of the last event received.
+    """
+    after: String
+  ): ProjectChange!
   "Every event of one project, or of every project when projectId is omitted."
-  projectEvents(projectId: ID): ProjectEvent!
+  projectEvents(
+    projectId: ID
+    "The position of an event received earlier; works as in projectChanged."
+    after: String
+  ): ProjectEvent!
   "The dashboard now, then again after changes (at most ten times a second)."
   dashboardChanged: Dashboard!
 }
@@ -4261,6 +4275,14 @@ func (ec *executionContext) field_Subscription_projectChanged_args(ctx context.C
 		return nil, err
 	}
 	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -4275,6 +4297,14 @@ func (ec *executionContext) field_Subscription_projectEvents_args(ctx context.Co
 		return nil, err
 	}
 	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -9649,7 +9679,7 @@ func (ec *executionContext) _Subscription_projectChanged(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().ProjectChanged(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Subscription().ProjectChanged(ctx, fc.Args["id"].(string), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectChange) graphql.Marshaler {
@@ -9693,7 +9723,7 @@ func (ec *executionContext) _Subscription_projectEvents(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().ProjectEvents(ctx, fc.Args["projectId"].(*string))
+			return ec.Resolvers.Subscription().ProjectEvents(ctx, fc.Args["projectId"].(*string), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectEvent) graphql.Marshaler {
