@@ -43,6 +43,9 @@ type Config struct {
 	QueryCacheSize int
 	// KeepAlive is the interval of WebSocket keepalive messages.
 	KeepAlive time.Duration
+	// InitTimeout is how long a WebSocket client has to send
+	// connection_init before the server closes the connection.
+	InitTimeout time.Duration
 	// AllowedOrigins are host patterns (as path.Match takes them) of browser
 	// origins allowed for CORS and WebSocket, beyond the server's own host.
 	AllowedOrigins []string
@@ -57,6 +60,7 @@ func DefaultConfig() Config {
 		Introspection:  true,
 		QueryCacheSize: 1000,
 		KeepAlive:      10 * time.Second,
+		InitTimeout:    10 * time.Second,
 	}
 }
 
@@ -129,14 +133,17 @@ func newGraphQLHandler(cfg Config, resolver *graph.Resolver, log zerolog.Logger)
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = defaults.KeepAlive
 	}
+	if cfg.InitTimeout <= 0 {
+		cfg.InitTimeout = defaults.InitTimeout
+	}
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver}))
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: protocolCloseImplementation{inner: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: OriginHostPatterns(cfg.AllowedOrigins)},
-		},
+		}},
 		KeepAlivePingInterval: cfg.KeepAlive,
 		PingPongInterval:      cfg.KeepAlive,
-		InitTimeout:           10 * time.Second,
+		InitTimeout:           cfg.InitTimeout,
 		ErrorFunc: func(ctx context.Context, err error) {
 			log.Info().Err(err).Str("request_id", graph.RequestInfoFrom(ctx).RequestID).Msg("websocket closed with error")
 		},
