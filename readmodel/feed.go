@@ -32,9 +32,9 @@ const DashboardInterval = 100 * time.Millisecond
 type Subscription struct {
 	// C delivers changes. It is closed when the subscription ends; Err then
 	// tells why.
-	C <-chan Change
+	C <-chan *Change
 
-	c         chan Change
+	c         chan *Change
 	feed      *Feed
 	projectID string
 	views     bool
@@ -107,7 +107,7 @@ func newFeed() *Feed {
 // every project when projectID is empty. With views set, each change
 // carries the project view after it.
 func (f *Feed) Subscribe(projectID string, views bool) *Subscription {
-	c := make(chan Change, SubscriberBuffer)
+	c := make(chan *Change, SubscriberBuffer)
 	s := &Subscription{C: c, c: c, feed: f, projectID: projectID, views: views}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -169,17 +169,17 @@ func (f *Feed) publish(change *Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for s := range f.byProject[change.Envelope.ProjectID] {
-		f.sendLocked(s, *change)
+		f.sendLocked(s, change)
 	}
 	for s := range f.all {
-		f.sendLocked(s, *change)
+		f.sendLocked(s, change)
 	}
 	if len(f.dashboards) > 0 {
 		f.scheduleDashboardLocked()
 	}
 }
 
-func (f *Feed) sendLocked(s *Subscription, change Change) {
+func (f *Feed) sendLocked(s *Subscription, change *Change) {
 	select {
 	case s.c <- change:
 	default:

@@ -341,7 +341,7 @@ func drain(sub *readmodel.Subscription) []readmodel.Change {
 			if !ok {
 				return changes
 			}
-			changes = append(changes, c)
+			changes = append(changes, *c)
 		default:
 			return changes
 		}

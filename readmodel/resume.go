@@ -83,7 +83,7 @@ func followLive(ctx context.Context, sub *Subscription, last eventstore.Position
 			if !last.Less(c.Envelope.Position) {
 				continue
 			}
-			if err := send(c); err != nil {
+			if err := send(*c); err != nil {
 				return err
 			}
 			last = c.Envelope.Position
