@@ -77,8 +77,10 @@ type Server struct {
 	stopped   chan struct{}
 	serveDone chan error
 	// subscriptions counts running GraphQL subscriptions, so that Shutdown
-	// can let them send their complete messages before closing sockets.
+	// can let SSE subscriptions send their complete messages.
 	subscriptions sync.WaitGroup
+	// websockets lets Shutdown tell WebSocket clients to reconnect.
+	websockets *connRegistry
 }
 
 // New returns a server for resolver. onStop runs first during Shutdown; it
@@ -88,7 +90,8 @@ func New(cfg Config, resolver *graph.Resolver, ready Ready, onStop func(), log z
 	s := &Server{log: log, stopBase: stopBase, onStop: onStop, stopped: make(chan struct{}), serveDone: make(chan error, 1)}
 
 	mux := http.NewServeMux()
-	gql := newGraphQLHandler(cfg, resolver, log)
+	s.websockets = newConnRegistry()
+	gql := newGraphQLHandler(cfg, resolver, s.websockets, log)
 	gql.AroundOperations(s.countSubscriptions)
 	mux.Handle("/graphql", requireGraphQLContentType(gql))
 	mux.Handle("GET /{$}", playground.Handler("Onboarding API", "/graphql"))
@@ -119,7 +122,7 @@ func New(cfg Config, resolver *graph.Resolver, ready Ready, onStop func(), log z
 	return s
 }
 
-func newGraphQLHandler(cfg Config, resolver *graph.Resolver, log zerolog.Logger) *handler.Server {
+func newGraphQLHandler(cfg Config, resolver *graph.Resolver, registry *connRegistry, log zerolog.Logger) *handler.Server {
 	defaults := DefaultConfig()
 	if cfg.MaxComplexity <= 0 {
 		cfg.MaxComplexity = defaults.MaxComplexity
@@ -138,9 +141,9 @@ func newGraphQLHandler(cfg Config, resolver *graph.Resolver, log zerolog.Logger)
 	}
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver}))
 	srv.AddTransport(transport.Websocket{
-		Implementation: protocolCloseImplementation{inner: transport.CoderWebsocketImplementation{
+		Implementation: trackingImplementation{registry: registry, inner: protocolCloseImplementation{inner: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: OriginHostPatterns(cfg.AllowedOrigins)},
-		}},
+		}}},
 		KeepAlivePingInterval: cfg.KeepAlive,
 		PingPongInterval:      cfg.KeepAlive,
 		InitTimeout:           cfg.InitTimeout,
@@ -209,9 +212,14 @@ func (s *Server) Addr() string {
 	return s.listener.Addr().String()
 }
 
-// Shutdown stops accepting connections, ends every subscription, waits for
-// running requests until ctx ends, and then closes WebSocket connections.
+// Shutdown closes WebSocket connections with 1001 Going Away, stops
+// accepting connections, ends every subscription, and waits for running
+// requests until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// WebSocket clients get 1001 Going Away first, so they reconnect to
+	// another replica and resume with their cursor; SSE streams then end
+	// with the subscriptions.
+	s.websockets.goAway()
 	if s.onStop != nil {
 		s.onStop()
 	}

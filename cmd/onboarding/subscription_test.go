@@ -196,21 +196,35 @@ func TestProjectChangedOverWebSocket(t *testing.T) {
 	}
 }
 
-func TestSubscriptionEndsOnShutdown(t *testing.T) {
-	s := startServer(t, t.TempDir())
-	id := s.startProject(t, "acme")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c := dialWS(t, ctx, s, "graphql-transport-ws")
-	c.subscribe(t, ctx, "1", projectChangedSubscription, map[string]any{"id": id})
-	waitSubscribers(t, ctx, s, 1)
-	// A mutation proves the subscription is live before the shutdown.
-	s.must(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 1, description: "work"}) { project { version } } }`, map[string]any{"id": id}, "", nil)
-	c.next(t, ctx, "1")
+// On shutdown a WebSocket client is told that the server is going away
+// (1001), so that it reconnects, rather than that its subscription ended.
+func TestSubscriptionGoingAwayOnShutdown(t *testing.T) {
+	for _, protocol := range []string{"graphql-transport-ws", "graphql-ws"} {
+		t.Run(protocol, func(t *testing.T) {
+			s := startServer(t, t.TempDir())
+			id := s.startProject(t, "acme")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c := dialWS(t, ctx, s, protocol)
+			c.subscribe(t, ctx, "1", projectChangedSubscription, map[string]any{"id": id})
+			waitSubscribers(t, ctx, s, 1)
+			// A mutation proves the subscription is live before the shutdown.
+			s.must(t, `mutation($id: ID!) { logTime(input: {projectId: $id, hours: 1, description: "work"}) { project { version } } }`, map[string]any{"id": id}, "", nil)
+			c.nextOf(t, ctx, "1")
 
-	s.stop(t)
-	if msg := c.read(t, ctx); msg.Type != "complete" || msg.ID != "1" {
-		t.Errorf("message after shutdown = %+v, want complete for 1", msg)
+			s.stop(t)
+			for {
+				var msg wsMessage
+				err := wsjson.Read(ctx, c.conn, &msg)
+				if err == nil {
+					continue
+				}
+				if status := websocket.CloseStatus(err); status != websocket.StatusGoingAway {
+					t.Errorf("socket ended with %v (status %d), want close status 1001 Going Away", err, status)
+				}
+				return
+			}
+		})
 	}
 }
 

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+)
+
+// closeGoingAway is the WebSocket close code for a server that shuts down
+// (RFC 6455, 1001 Going Away). Clients of both GraphQL subprotocols treat
+// it as a reason to reconnect, and resume with their last cursor.
+const closeGoingAway = 1001
+
+// connRegistry tracks open WebSocket connections so that Shutdown can tell
+// each client that the server is going away.
+type connRegistry struct {
+	// mu guards conns.
+	mu    sync.Mutex
+	conns map[*trackedConn]struct{}
+}
+
+func newConnRegistry() *connRegistry {
+	return &connRegistry{conns: map[*trackedConn]struct{}{}}
+}
+
+// goAway closes every open connection with 1001 Going Away.
+func (r *connRegistry) goAway() {
+	r.mu.Lock()
+	conns := make([]*trackedConn, 0, len(r.conns))
+	for c := range r.conns {
+		conns = append(conns, c)
+	}
+	r.mu.Unlock()
+	for _, c := range conns {
+		_ = c.WriteClose(closeGoingAway, "server shutting down; reconnect and resume with after")
+		_ = c.Close()
+	}
+}
+
+// trackingImplementation registers every accepted connection.
+type trackingImplementation struct {
+	inner    transport.WebsocketImplementation
+	registry *connRegistry
+}
+
+func (t trackingImplementation) Accept(w http.ResponseWriter, r *http.Request, options transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn, err := t.inner.Accept(w, r, options)
+	if err != nil {
+		return conn, err
+	}
+	tracked := &trackedConn{WebsocketConn: conn, registry: t.registry}
+	t.registry.mu.Lock()
+	t.registry.conns[tracked] = struct{}{}
+	t.registry.mu.Unlock()
+	return tracked, nil
+}
+
+// trackedConn removes itself from the registry when it closes.
+type trackedConn struct {
+	transport.WebsocketConn
+	registry *connRegistry
+}
+
+func (c *trackedConn) Close() error {
+	c.registry.mu.Lock()
+	delete(c.registry.conns, c)
+	c.registry.mu.Unlock()
+	return c.WebsocketConn.Close()
+}
