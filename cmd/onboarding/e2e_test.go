@@ -182,6 +182,8 @@ func TestBadInputCodes(t *testing.T) {
 		{"bad cursor", `{ projects(after: "zzz") { totalCount } }`, nil, "BAD_USER_INPUT", "zzz"},
 		{"unknown phase filter", `{ projects(filter: {phaseId: "launch"}) { totalCount } }`, nil, "BAD_USER_INPUT", "launch"},
 		{"unknown template version", `{ processTemplate(version: 9) { version } }`, nil, "NOT_FOUND", "9"},
+		{"malformed time", `{ project(id: "x", asOf: {time: "2026-12-04"}) { version } }`, nil, "BAD_USER_INPUT", "2026-12-04"},
+		{"malformed time variable", `query($t: Time!) { history(projectId: "x", filter: {from: $t}) { totalCount } }`, map[string]any{"t": "yesterday"}, "BAD_USER_INPUT", "yesterday"},
 		{"too deep", `{ project(id: "x") { previousProject { previousProject { previousProject { previousProject { previousProject { id } } } } } } }`, nil, "DEPTH_LIMIT_EXCEEDED", "6"},
 		{"unknown field", `{ project(id: "x") { colour } }`, nil, "GRAPHQL_VALIDATION_FAILED", "colour"},
 	}
