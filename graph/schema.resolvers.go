@@ -233,6 +233,11 @@ func (r *subscriptionResolver) ProjectEvents(ctx context.Context, projectID *str
 	if err != nil {
 		return nil, err
 	}
+	if id := deref(projectID); id != "" {
+		if _, ok := r.Models.Project(id); !ok {
+			return nil, &domain.Error{Kind: domain.KindNotFound, Field: "projectId", Message: fmt.Sprintf("project %q does not exist", id)}
+		}
+	}
 	req := readmodel.FollowRequest{ProjectID: deref(projectID), After: position}
 	return follow(ctx, r.Resolver, req, func(c readmodel.Change) *model.ProjectEvent { return eventView(c.Envelope) }), nil
 }

@@ -137,7 +137,7 @@ func EventsAsOf(events []eventstore.Envelope, asOf AsOf, field string) (int, err
 	if asOf.Version != nil {
 		v := *asOf.Version
 		if v > len(events) {
-			return 0, &domain.Error{Kind: domain.KindInvalid, Field: field + ".version", Message: fmt.Sprintf("%s.version %d is beyond the end; project %s is at version %d, so send 1 to %d", field, v, events[0].ProjectID, len(events), len(events))}
+			return 0, &domain.Error{Kind: domain.KindInvalid, Field: field + ".version", Message: fmt.Sprintf("%s.version %d is after the last version %d of project %s; send 1 to %d", field, v, len(events), events[0].ProjectID, len(events))}
 		}
 		return v, nil
 	}

@@ -56,7 +56,7 @@ func TestEventsAsOfRejects(t *testing.T) {
 		{"neither", readmodel.AsOf{}, "asOf", "exactly one"},
 		{"both", readmodel.AsOf{Version: &zero, Time: &early}, "asOf", "exactly one"},
 		{"version zero", readmodel.AsOf{Version: &zero}, "asOf.version", "send 1 or more"},
-		{"beyond the end", readmodel.AsOf{Version: &beyond}, "asOf.version", "is at version"},
+		{"beyond the end", readmodel.AsOf{Version: &beyond}, "asOf.version", "after the last version"},
 		{"before the start", readmodel.AsOf{Time: &early}, "asOf.time", hours(0).Format(time.RFC3339Nano)},
 	}
 	for _, tc := range cases {

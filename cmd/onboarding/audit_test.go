@@ -560,7 +560,7 @@ func TestProjectAsOf(t *testing.T) {
 		{"both", map[string]any{"version": 3, "time": all[3].OccurredAt}, []string{"version", "time"}},
 		{"neither", map[string]any{}, []string{"version", "time"}},
 		{"version zero", map[string]any{"version": 0}, []string{"asOf.version 0"}},
-		{"beyond the end", map[string]any{"version": live.Version + 1}, []string{"is at version " + jsonString(live.Version)}},
+		{"beyond the end", map[string]any{"version": live.Version + 1}, []string{"after the last version " + jsonString(live.Version)}},
 		{"before the start", map[string]any{"time": all[0].OccurredAt.Add(-time.Second)}, []string{startedAt}},
 	}
 	for _, tc := range cases {
@@ -708,7 +708,7 @@ func TestProjectDiffExample(t *testing.T) {
 		from, to            map[string]any
 	}{
 		{"from after to", "BAD_USER_INPUT", "after to", id, version(10), version(5)},
-		{"from beyond the end", "BAD_USER_INPUT", "is at version", id, version(len(all) + 1), version(len(all))},
+		{"from beyond the end", "BAD_USER_INPUT", "after the last version", id, version(len(all) + 1), version(len(all))},
 		{"to without a point", "BAD_USER_INPUT", "exactly one", id, version(1), map[string]any{}},
 		{"unknown project", "NOT_FOUND", "7d3c7f0e", "7d3c7f0e-0000-4000-8000-000000000000", version(1), version(2)},
 	}

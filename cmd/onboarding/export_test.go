@@ -160,7 +160,7 @@ func TestVerifyFileNamesUnparsableLines(t *testing.T) {
 func TestVerifyFileMissing(t *testing.T) {
 	res := runCommand(t, "verify", "--file", filepath.Join(t.TempDir(), "missing.jsonl"))
 
-	if res.status != exitVerifyNotRun || !strings.Contains(res.stderr, "open export") {
+	if res.status != exitVerifyNotRun || !strings.Contains(res.stderr, "read export file") {
 		t.Errorf("verify of a missing file: status %d, stderr %q; want %d and an open error", res.status, res.stderr, exitVerifyNotRun)
 	}
 }

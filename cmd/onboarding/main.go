@@ -98,7 +98,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	<-ctx.Done()
-	m.log.Info().Msg("shutting down")
+	m.log.Info().Str("shutdown_timeout", cfg.ShutdownTimeout.String()).Msg("shutting down on SIGINT or SIGTERM; open requests get the shutdown timeout to finish")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	return m.Close(shutdownCtx)

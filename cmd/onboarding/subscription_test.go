@@ -336,3 +336,18 @@ func TestWebSocketKeepalive(t *testing.T) {
 		})
 	}
 }
+
+func TestProjectEventsUnknownProject(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := dialWS(t, ctx, s, "graphql-transport-ws")
+	c.subscribe(t, ctx, "1", `subscription { projectEvents(projectId: "7d3c7f0e-0000-4000-8000-000000000000") { type } }`, nil)
+
+	msg := c.read(t, ctx)
+	var result struct{ Errors []gqlError }
+	_ = json.Unmarshal(msg.Payload, &result)
+	if len(result.Errors) == 0 || result.Errors[0].Extensions["code"] != "NOT_FOUND" {
+		t.Errorf("first message %s %s, want NOT_FOUND", msg.Type, msg.Payload)
+	}
+}

@@ -136,8 +136,8 @@ func verifyStore(ctx context.Context, cfg Config, stdout io.Writer, status *stat
 		fmt.Fprintln(stdout, "verify:    ok")
 		return nil
 	}
-	summary := fmt.Sprintf("%d broken chains, %d events failed to apply, %d differences, %d failed stream replays",
-		len(chains.Failures), rebuilt.failures, differences, failedReplays)
+	summary := fmt.Sprintf("%s, %s failed to apply, %s, %s",
+		plural(len(chains.Failures), "broken chain"), plural(int(rebuilt.failures), "event"), plural(differences, "difference"), plural(failedReplays, "failed stream replay"))
 	fmt.Fprintf(stdout, "verify:    FAILED: %s\n", summary)
 	return &exitError{status: exitVerifyFailed, err: errors.New("verification failed: " + summary)}
 }
@@ -276,4 +276,12 @@ func replayStream(ctx context.Context, store eventstore.Store, models *readmodel
 		result.differences, result.err = diffViews(rebuiltView, replayed)
 	}
 	return result
+}
+
+// plural returns n with noun, adding "s" unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -171,7 +171,7 @@ func TestVerifyNamesAlteredEvent(t *testing.T) {
 	if strings.Count(res.stdout, "broken chain:") != 1 {
 		t.Errorf("verify reports other broken chains than %s:\n%s", stream, res.stdout)
 	}
-	if !strings.Contains(res.stderr, "verification failed: 1 broken chains") {
+	if !strings.Contains(res.stderr, "verification failed: 1 broken chain,") {
 		t.Errorf("stderr = %q, want the failure summary", res.stderr)
 	}
 }

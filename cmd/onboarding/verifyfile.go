@@ -26,7 +26,7 @@ func verifyFile(ctx context.Context, path string, stdout io.Writer, status *stat
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return notRun(fmt.Errorf("open export: %w", err))
+			return notRun(fmt.Errorf("read export file: %w", err))
 		}
 		defer f.Close()
 		in = f
@@ -54,7 +54,7 @@ func verifyFile(ctx context.Context, path string, stdout io.Writer, status *stat
 		fmt.Fprintln(stdout, "verify:    ok")
 		return nil
 	}
-	summary := fmt.Sprintf("%d invalid lines, %d broken chains", len(check.invalid), len(check.broken))
+	summary := fmt.Sprintf("%s, %s", plural(len(check.broken), "broken chain"), plural(len(check.invalid), "invalid line"))
 	fmt.Fprintf(stdout, "verify:    FAILED: %s\n", summary)
 	return &exitError{status: exitVerifyFailed, err: errors.New("verification failed: " + summary)}
 }
