@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/integrationplatform/onboarding/auth"
 	"github.com/integrationplatform/onboarding/graph"
 	"github.com/integrationplatform/onboarding/graph/generated"
 )
@@ -46,6 +47,8 @@ type Config struct {
 	// InitTimeout is how long a WebSocket client has to send
 	// connection_init before the server closes the connection.
 	InitTimeout time.Duration
+	// Verifier checks bearer tokens; nil turns authentication off.
+	Verifier *auth.Verifier
 	// AllowedOrigins are host patterns (as path.Match takes them) of browser
 	// origins allowed for CORS and WebSocket, beyond the server's own host.
 	AllowedOrigins []string
@@ -107,6 +110,7 @@ func New(cfg Config, resolver *graph.Resolver, ready Ready, onStop func(), log z
 	})
 
 	var h http.Handler = mux
+	h = authenticate(h, cfg.Verifier, log)
 	h = limitBody(h, cfg.MaxBodyBytes)
 	h = cors(h, cfg.AllowedOrigins)
 	h = recoverPanics(h, log)
@@ -147,6 +151,7 @@ func newGraphQLHandler(cfg Config, resolver *graph.Resolver, registry *connRegis
 		KeepAlivePingInterval: cfg.KeepAlive,
 		PingPongInterval:      cfg.KeepAlive,
 		InitTimeout:           cfg.InitTimeout,
+		InitFunc:              websocketInit(cfg.Verifier),
 		ErrorFunc: func(ctx context.Context, err error) {
 			log.Info().Err(err).Str("request_id", graph.RequestInfoFrom(ctx).RequestID).Msg("websocket closed with error")
 		},

@@ -11,7 +11,8 @@ import (
 // specification's own loader and schema, since no Docker engine runs in
 // CI, and checks that the API is wired to the database.
 func TestComposeFile(t *testing.T) {
-	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithWorkingDirectory("../.."), cli.WithName("onboarding"))
+	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithWorkingDirectory("../.."), cli.WithName("onboarding"),
+		cli.WithEnv([]string{"ONBOARDING_JWT_SECRET=" + testSecret}))
 	if err != nil {
 		t.Fatal(err)
 	}

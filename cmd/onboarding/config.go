@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/integrationplatform/onboarding/auth"
 	"github.com/integrationplatform/onboarding/server"
 )
 
@@ -24,6 +25,10 @@ type Config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	Server          server.Config
+	// Auth configures bearer-token authentication; it is off when neither
+	// a secret nor a key set is given.
+	Auth    auth.Config
+	jwtHMAC string
 }
 
 // DefaultConfig returns the configuration of a run without flags.
@@ -58,6 +63,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.BoolVar(&cfg.Server.Introspection, "introspection", cfg.Server.Introspection, "answer schema introspection queries (env ONBOARDING_INTROSPECTION)")
 	fs.IntVar(&cfg.Server.QueryCacheSize, "query-cache-size", cfg.Server.QueryCacheSize, "number of parsed queries kept in memory (env ONBOARDING_QUERY_CACHE_SIZE)")
 	fs.DurationVar(&cfg.Server.KeepAlive, "keepalive", cfg.Server.KeepAlive, "interval of WebSocket keepalive pings (env ONBOARDING_KEEPALIVE)")
+	addAuthFlags(fs, &cfg)
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser origins allowed for CORS and WebSocket, as host patterns (app.example.com, *.example.com) or full origins (https://app.example.com) (env ONBOARDING_ALLOWED_ORIGINS)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: onboarding serve [flags]\n\nServes the GraphQL API on the embedded event store or on EventStoreDB.\n\nFlags:\n")
@@ -76,12 +82,44 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	if origins != "" {
 		cfg.Server.AllowedOrigins = strings.Split(origins, ",")
 	}
-	return cfg, cfg.validate()
+	cfg.Auth.HS256Secret = []byte(cfg.jwtHMAC)
+	if err := cfg.validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.checkOpenAddress()
+}
+
+// checkOpenAddress refuses to serve without authentication on an address
+// other hosts can reach.
+func (c *Config) checkOpenAddress() error {
+	if c.Auth.Enabled() {
+		if len(c.Auth.HS256Secret) > 0 && len(c.Auth.HS256Secret) < 32 {
+			return fmt.Errorf("--jwt-secret (%s) is %d bytes; use at least 32 random bytes", envName("jwt-secret"), len(c.Auth.HS256Secret))
+		}
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(c.Addr)
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--addr %s is not a loopback address and authentication is off; set --jwt-secret or --jwks-file, or listen on 127.0.0.1", c.Addr)
+	}
+	return nil
 }
 
 // addStoreFlags registers the flags that choose and open the event store
 // and set up logging, which serve shares with the replay, verify and export
 // commands.
+// addAuthFlags adds the flags of token verification and minting.
+func addAuthFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.jwtHMAC, "jwt-secret", "", "HS256 secret that verifies bearer tokens and signs development tokens; authentication is on when this or --jwks-file is set (env ONBOARDING_JWT_SECRET)")
+	fs.StringVar(&cfg.Auth.JWKSFile, "jwks-file", "", "local JSON Web Key Set file with the RSA and EC public keys of RS256 and ES256 tokens (env ONBOARDING_JWKS_FILE)")
+	fs.StringVar(&cfg.Auth.Issuer, "jwt-issuer", "onboarding-dev", "required iss claim of tokens (env ONBOARDING_JWT_ISSUER)")
+	fs.StringVar(&cfg.Auth.Audience, "jwt-audience", "onboarding-api", "required aud claim of tokens (env ONBOARDING_JWT_AUDIENCE)")
+	fs.DurationVar(&cfg.Auth.ClockSkew, "jwt-clock-skew", 30*time.Second, "leeway for the exp and nbf claims (env ONBOARDING_JWT_CLOCK_SKEW)")
+}
+
 func addStoreFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "event store: embedded (a bbolt file in --data-dir) or esdb (EventStoreDB or KurrentDB at --esdb-url) (env ONBOARDING_STORE)")
 	fs.StringVar(&cfg.ESDBURL, "esdb-url", cfg.ESDBURL, "EventStoreDB or KurrentDB connection string, such as esdb://127.0.0.1:2113?tls=false or esdb+discover://node1:2113,node2:2113,node3:2113 (env ONBOARDING_ESDB_URL)")

@@ -25,6 +25,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/integrationplatform/onboarding/auth"
 	"github.com/integrationplatform/onboarding/command"
 	"github.com/integrationplatform/onboarding/eventstore"
 	"github.com/integrationplatform/onboarding/eventstore/embedded"
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = verify(ctx, args, getenv, stdout, stderr)
 	case "export":
 		err = export(ctx, args, getenv, stdout, stderr)
+	case "token":
+		err = mintToken(args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -82,6 +85,7 @@ const usage = `Usage:
                                  a replay of each project's stream
   onboarding verify --file FILE  check the hash chains of an export offline
   onboarding export [flags]      write one project's or every project's events as JSON Lines
+  onboarding token [flags]       mint a development token with the HS256 secret
   onboarding help                print this text
 
 Run "onboarding COMMAND -h" for the flags of each command, such as
@@ -152,6 +156,16 @@ func (m *Main) Open(ctx context.Context) error {
 }
 
 func (m *Main) open(ctx context.Context, ln net.Listener) error {
+	if m.Config.Auth.Enabled() {
+		verifier, err := auth.NewVerifier(m.Config.Auth)
+		if err != nil {
+			return fmt.Errorf("authentication: %w", err)
+		}
+		m.Config.Server.Verifier = verifier
+		m.log.Info().Str("issuer", m.Config.Auth.Issuer).Str("audience", m.Config.Auth.Audience).Msg("bearer-token authentication on")
+	} else {
+		m.log.Warn().Str("addr", m.Config.Addr).Msg("authentication is off: every caller on this loopback address may use every operation")
+	}
 	store, err := m.openStore()
 	if err != nil {
 		return err
