@@ -50,6 +50,7 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 		}
 		var domainErr *domain.Error
 		var conflict *command.ConflictError
+		var forbidden *ForbiddenError
 		switch {
 		case errors.As(err, &domainErr):
 			gqlErr.Message = domainErr.Error()
@@ -63,6 +64,9 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 			if len(domainErr.Missing) > 0 {
 				gqlErr.Extensions["missing"] = domainErr.Missing
 			}
+		case errors.As(err, &forbidden):
+			gqlErr.Message = forbidden.Error()
+			gqlErr.Extensions["code"] = CodeForbidden
 		case errors.As(err, &conflict):
 			gqlErr.Message = conflict.Error()
 			gqlErr.Extensions["code"] = CodeVersionConflict

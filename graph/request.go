@@ -16,6 +16,8 @@ type RequestInfo struct {
 	// RequestID correlates the events a request causes with its log lines.
 	RequestID string
 	Actor     eventstore.Actor
+	// CustomerID binds a caller with the customer role to one customer.
+	CustomerID string
 	// Locale is "en" or "sv", from Accept-Language.
 	Locale string
 }

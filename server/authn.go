@@ -59,6 +59,7 @@ func verifyBearer(verifier *auth.Verifier, header string) (auth.Principal, error
 func withPrincipal(ctx context.Context, p auth.Principal) context.Context {
 	info := graph.RequestInfoFrom(ctx)
 	info.Actor = eventstore.Actor{UserID: p.Subject, Role: p.Role}
+	info.CustomerID = p.CustomerID
 	return graph.WithRequestInfo(ctx, info)
 }
 

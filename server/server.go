@@ -167,6 +167,7 @@ func newGraphQLHandler(cfg Config, resolver *graph.Resolver, registry *connRegis
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.QueryCacheSize)})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
 	srv.Use(graph.DepthLimit{Max: cfg.MaxDepth})
+	srv.AroundFields(resolver.Authorize)
 	srv.SetErrorPresenter(graph.ErrorPresenter(log))
 	srv.SetRecoverFunc(graph.Recover(log))
 	return srv
