@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/rs/zerolog"
@@ -29,7 +30,11 @@ func authenticate(next http.Handler, verifier *auth.Verifier, log zerolog.Logger
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/graphql" || strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || r.Method == http.MethodOptions {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			next.ServeHTTP(w, r.WithContext(withConnSlot(r.Context())))
+			return
+		}
+		if r.URL.Path != "/graphql" || r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -40,7 +45,14 @@ func authenticate(next http.Handler, verifier *auth.Verifier, log zerolog.Logger
 			writeGraphQLError(w, http.StatusUnauthorized, CodeUnauthenticated, err.Error())
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), principal)))
+		ctx := withPrincipal(r.Context(), principal)
+		// A Server-Sent Events stream ends when its token expires.
+		if !principal.Expires.IsZero() && strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, principal.Expires)
+			defer cancel()
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -65,7 +77,8 @@ func withPrincipal(ctx context.Context, p auth.Principal) context.Context {
 
 // websocketInit checks the token of a WebSocket's connection_init payload,
 // sent as "Authorization": "Bearer <token>" or as "authToken", and closes
-// the connection with 4403 when it is missing or invalid.
+// the connection with 4403 when it is missing or invalid, and again when
+// the token expires.
 func websocketInit(verifier *auth.Verifier) transport.WebsocketInitFunc {
 	if verifier == nil {
 		return nil
@@ -84,6 +97,11 @@ func websocketInit(verifier *auth.Verifier) transport.WebsocketInitFunc {
 		if err != nil {
 			ctx = transport.WithWebsocketCloseCode(ctx, closeForbidden)
 			return transport.AppendCloseReason(ctx, "Forbidden"), nil, err
+		}
+		if !principal.Expires.IsZero() {
+			time.AfterFunc(time.Until(principal.Expires), func() {
+				closeConnOf(ctx, closeForbidden, "token expired; connect again with a new token")
+			})
 		}
 		return withPrincipal(ctx, principal), nil, nil
 	}

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 )
@@ -22,6 +24,31 @@ type connRegistry struct {
 
 func newConnRegistry() *connRegistry {
 	return &connRegistry{conns: map[*trackedConn]struct{}{}}
+}
+
+// connSlot carries a WebSocket connection from its upgrade to the
+// connection_init check, through the request's context.
+type connSlot struct {
+	conn atomic.Pointer[trackedConn]
+}
+
+type connSlotKey struct{}
+
+// withConnSlot returns a context in which Accept records the connection.
+func withConnSlot(ctx context.Context) context.Context {
+	return context.WithValue(ctx, connSlotKey{}, &connSlot{})
+}
+
+// closeConnOf closes the WebSocket connection recorded in ctx, if any.
+func closeConnOf(ctx context.Context, code int, reason string) {
+	slot, _ := ctx.Value(connSlotKey{}).(*connSlot)
+	if slot == nil {
+		return
+	}
+	if c := slot.conn.Load(); c != nil {
+		_ = c.WriteClose(code, reason)
+		_ = c.Close()
+	}
 }
 
 // goAway closes every open connection with 1001 Going Away.
@@ -53,6 +80,9 @@ func (t trackingImplementation) Accept(w http.ResponseWriter, r *http.Request, o
 	t.registry.mu.Lock()
 	t.registry.conns[tracked] = struct{}{}
 	t.registry.mu.Unlock()
+	if slot, _ := r.Context().Value(connSlotKey{}).(*connSlot); slot != nil {
+		slot.conn.Store(tracked)
+	}
 	return tracked, nil
 }
 

@@ -107,3 +107,72 @@ func TestOpenServerOnlyOnLoopback(t *testing.T) {
 		t.Error("a 5-byte secret was accepted")
 	}
 }
+
+func mintShort(t *testing.T, ttl string) string {
+	t.Helper()
+	var out bytes.Buffer
+	args := []string{"token", "--sub", "short", "--role", "engineer", "--ttl", ttl}
+	if code := run(context.Background(), args, env(map[string]string{"ONBOARDING_JWT_SECRET": testSecret}), &out, io.Discard); code != 0 {
+		t.Fatalf("token command exited %d", code)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// A subscription ends when its token expires: WebSocket closes with 4403,
+// and an SSE stream ends.
+func TestSubscriptionEndsWhenTokenExpires(t *testing.T) {
+	s := startServer(t, t.TempDir(), withAuth)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	token := mintShort(t, "2s")
+	started := time.Now()
+
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http"), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	init, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + token})
+	_ = wsjson.Write(ctx, conn, wsMessage{Type: "connection_init", Payload: init})
+	_ = wsjson.Write(ctx, conn, wsMessage{ID: "1", Type: "subscribe", Payload: json.RawMessage(`{"query":"subscription { dashboardChanged { totalProjects } }"}`)})
+	for {
+		var msg wsMessage
+		if err := wsjson.Read(ctx, conn, &msg); err != nil {
+			if status := websocket.CloseStatus(err); status != 4403 {
+				t.Errorf("socket ended with %v, want close 4403 when the token expires", err)
+			}
+			break
+		}
+	}
+	if took := time.Since(started); took < time.Second {
+		t.Errorf("socket closed after %s, before the token expired", took)
+	}
+
+	sse := subscribeSSEWithToken(t, ctx, s, mintShort(t, "2s"))
+	select {
+	case <-sse:
+	case <-ctx.Done():
+		t.Error("SSE stream did not end when its token expired")
+	}
+}
+
+// subscribeSSEWithToken subscribes to dashboardChanged over SSE and returns
+// a channel closed when the stream ends.
+func subscribeSSEWithToken(t *testing.T, ctx context.Context, s *testServer, token string) <-chan struct{} {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, strings.NewReader(`{"query":"subscription { dashboardChanged { totalProjects } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}()
+	return done
+}
