@@ -92,7 +92,7 @@ func NewVerifier(c Config) (*Verifier, error) {
 		methods = append(methods, "RS256", "ES256")
 	}
 	v.parser = jwt.NewParser(jwt.WithValidMethods(methods), jwt.WithIssuer(c.Issuer), jwt.WithAudience(c.Audience),
-		jwt.WithLeeway(c.ClockSkew), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+		jwt.WithLeeway(c.ClockSkew), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithStrictDecoding())
 	return v, nil
 }
 

@@ -140,3 +140,30 @@ func TestVerifyRS256AndES256FromJWKS(t *testing.T) {
 		}
 	}
 }
+
+// An HS256 token signed with the bytes of a public key from the key set is
+// rejected when only the key set is configured: HS256 is not accepted.
+func TestVerifyRejectsAlgorithmConfusion(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(map[string]any{"keys": []map[string]string{{"kty": "RSA", "kid": "r1", "n": b64(rsaKey.N.Bytes()), "e": b64(big.NewInt(int64(rsaKey.E)).Bytes())}}})
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(Config{JWKSFile: path, Issuer: testConfig.Issuer, Audience: testConfig.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "eve", "role": "admin", "iss": testConfig.Issuer, "aud": testConfig.Audience, "exp": time.Now().Add(time.Hour).Unix()})
+	tok.Header["kid"] = "r1"
+	signed, err := tok.SignedString(rsaKey.N.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(signed); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("HS256 token signed with public key bytes: %v, want ErrUnauthenticated", err)
+	}
+}

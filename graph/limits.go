@@ -81,3 +81,66 @@ func depthOf(set ast.SelectionSet, stop int, spreading map[string]bool) int {
 	}
 	return deepest
 }
+
+// CodeAliasLimit is the error code of an operation with too many aliases.
+const CodeAliasLimit = "ALIAS_LIMIT_EXCEEDED"
+
+// AliasLimit rejects operations with more than Max aliased fields, which
+// would let one request repeat an expensive field many times.
+type AliasLimit struct {
+	Max int
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = AliasLimit{}
+
+// ExtensionName returns the extension's name.
+func (AliasLimit) ExtensionName() string { return "AliasLimit" }
+
+// Validate checks the configuration.
+func (a AliasLimit) Validate(graphql.ExecutableSchema) error {
+	if a.Max < 1 {
+		return fmt.Errorf("alias limit %d must be at least 1", a.Max)
+	}
+	return nil
+}
+
+// MutateOperationContext rejects the operation when it has too many aliases.
+func (a AliasLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if n := countAliases(oc.Operation.SelectionSet, map[string]bool{}); n > a.Max {
+		err := gqlerror.Errorf("operation has %d aliased fields, more than the limit of %d; send fewer aliases", n, a.Max)
+		err.Extensions = map[string]any{"code": CodeAliasLimit, "maxAliases": a.Max}
+		return err
+	}
+	return nil
+}
+
+// countAliases counts fields whose alias differs from their name. A
+// fragment already spread on the current path counts nothing.
+func countAliases(set ast.SelectionSet, spreading map[string]bool) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Alias != "" && s.Alias != s.Name {
+				n++
+			}
+			n += countAliases(s.SelectionSet, spreading)
+		case *ast.InlineFragment:
+			n += countAliases(s.SelectionSet, spreading)
+		case *ast.FragmentSpread:
+			if s.Definition == nil || spreading[s.Name] {
+				continue
+			}
+			spreading[s.Name] = true
+			n += countAliases(s.Definition.SelectionSet, spreading)
+			delete(spreading, s.Name)
+		}
+	}
+	return n
+}

@@ -47,6 +47,11 @@ type Config struct {
 	// InitTimeout is how long a WebSocket client has to send
 	// connection_init before the server closes the connection.
 	InitTimeout time.Duration
+	// MaxAliases is the largest number of aliased fields in one operation.
+	MaxAliases int
+	// MaxSubscriptionsPerConnection limits the subscriptions running on
+	// one graphql-transport-ws connection.
+	MaxSubscriptionsPerConnection int
 	// Verifier checks bearer tokens; nil turns authentication off.
 	Verifier *auth.Verifier
 	// AllowedOrigins are host patterns (as path.Match takes them) of browser
@@ -57,13 +62,16 @@ type Config struct {
 // DefaultConfig returns the default limits.
 func DefaultConfig() Config {
 	return Config{
-		MaxBodyBytes:   1 << 20,
-		MaxComplexity:  5000,
-		MaxDepth:       12,
-		Introspection:  true,
-		QueryCacheSize: 1000,
-		KeepAlive:      10 * time.Second,
-		InitTimeout:    10 * time.Second,
+		MaxBodyBytes:  1 << 20,
+		MaxComplexity: 5000,
+		MaxDepth:      12,
+		MaxAliases:    30,
+
+		MaxSubscriptionsPerConnection: 100,
+		Introspection:                 true,
+		QueryCacheSize:                1000,
+		KeepAlive:                     10 * time.Second,
+		InitTimeout:                   10 * time.Second,
 	}
 }
 
@@ -145,7 +153,7 @@ func newGraphQLHandler(cfg Config, resolver *graph.Resolver, registry *connRegis
 	}
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: resolver}))
 	srv.AddTransport(transport.Websocket{
-		Implementation: trackingImplementation{registry: registry, inner: protocolCloseImplementation{inner: transport.CoderWebsocketImplementation{
+		Implementation: trackingImplementation{registry: registry, inner: protocolCloseImplementation{maxSubscriptions: cfg.MaxSubscriptionsPerConnection, inner: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: OriginHostPatterns(cfg.AllowedOrigins)},
 		}}},
 		KeepAlivePingInterval: cfg.KeepAlive,
@@ -167,6 +175,10 @@ func newGraphQLHandler(cfg Config, resolver *graph.Resolver, registry *connRegis
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.QueryCacheSize)})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
 	srv.Use(graph.DepthLimit{Max: cfg.MaxDepth})
+	if cfg.MaxAliases <= 0 {
+		cfg.MaxAliases = defaults.MaxAliases
+	}
+	srv.Use(graph.AliasLimit{Max: cfg.MaxAliases})
 	srv.AroundFields(resolver.Authorize)
 	srv.SetErrorPresenter(graph.ErrorPresenter(log))
 	srv.SetRecoverFunc(graph.Recover(log))

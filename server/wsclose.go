@@ -24,6 +24,10 @@ const (
 
 const transportWSSubprotocol = "graphql-transport-ws"
 
+// CodeLimitExceeded is the error code of a request over a configured limit:
+// aliases, subscriptions per connection or connections per token.
+const CodeLimitExceeded = "LIMIT_EXCEEDED"
+
 // protocolCloseImplementation accepts WebSocket connections with inner and
 // makes graphql-transport-ws connections close with the protocol's codes.
 //
@@ -40,6 +44,9 @@ const transportWSSubprotocol = "graphql-transport-ws"
 // Connections of the legacy graphql-ws subprotocol pass through unchanged.
 type protocolCloseImplementation struct {
 	inner transport.WebsocketImplementation
+	// maxSubscriptions limits the subscriptions running on one connection;
+	// zero means no limit.
+	maxSubscriptions int
 }
 
 func (p protocolCloseImplementation) Accept(w http.ResponseWriter, r *http.Request, options transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
@@ -47,7 +54,7 @@ func (p protocolCloseImplementation) Accept(w http.ResponseWriter, r *http.Reque
 	if err != nil || conn.Subprotocol() != transportWSSubprotocol {
 		return conn, err
 	}
-	return &protocolCloseConn{WebsocketConn: conn, active: map[string]bool{}}, nil
+	return &protocolCloseConn{WebsocketConn: conn, active: map[string]bool{}, maxSubscriptions: p.maxSubscriptions}, nil
 }
 
 // protocolCloseConn is a graphql-transport-ws connection that enforces the
@@ -55,6 +62,8 @@ func (p protocolCloseImplementation) Accept(w http.ResponseWriter, r *http.Reque
 // many, so the state is guarded by mu.
 type protocolCloseConn struct {
 	transport.WebsocketConn
+
+	maxSubscriptions int
 
 	mu          sync.Mutex
 	initialized bool
@@ -145,6 +154,16 @@ func (c *protocolCloseConn) check(data []byte) (pass bool, code int, reason stri
 		}
 		if c.active[*msg.ID] {
 			return false, closeSubscriberExists, "Subscriber for " + *msg.ID + " already exists"
+		}
+		if c.maxSubscriptions > 0 && len(c.active) >= c.maxSubscriptions {
+			// The subscription is refused with an error message; the others
+			// on the connection go on.
+			refusal, _ := json.Marshal(map[string]any{"id": *msg.ID, "type": "error", "payload": []map[string]any{{
+				"message":    fmt.Sprintf("this connection already runs %d subscriptions, the limit; complete one before starting another", c.maxSubscriptions),
+				"extensions": map[string]any{"code": CodeLimitExceeded, "limit": c.maxSubscriptions},
+			}}})
+			_ = c.WebsocketConn.WriteJSON(json.RawMessage(refusal))
+			return false, 0, ""
 		}
 		c.active[*msg.ID] = true
 		return true, 0, ""

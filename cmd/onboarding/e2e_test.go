@@ -157,6 +157,7 @@ func TestBadInputCodes(t *testing.T) {
 	s := startServer(t, t.TempDir(), func(c *Config) {
 		c.Server.MaxBodyBytes = 4096
 		c.Server.MaxDepth = 6
+		c.Server.MaxAliases = 3
 	})
 	id := s.startProject(t, "acme")
 	answer := `mutation($input: SubmitAnswerInput!) { submitAnswer(input: $input) { project { version } } }`
@@ -186,6 +187,7 @@ func TestBadInputCodes(t *testing.T) {
 		{"malformed time variable", `query($t: Time!) { history(projectId: "x", filter: {from: $t}) { totalCount } }`, map[string]any{"t": "yesterday"}, "BAD_USER_INPUT", "yesterday"},
 		{"too deep", `{ project(id: "x") { previousProject { previousProject { previousProject { previousProject { previousProject { id } } } } } } }`, nil, "DEPTH_LIMIT_EXCEEDED", "6"},
 		{"unknown field", `{ project(id: "x") { colour } }`, nil, "GRAPHQL_VALIDATION_FAILED", "colour"},
+		{"too many aliases", `{ a: dashboard { totalProjects } b: dashboard { totalProjects } c: dashboard { totalProjects } d: dashboard { totalProjects } }`, nil, "ALIAS_LIMIT_EXCEEDED", "3"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

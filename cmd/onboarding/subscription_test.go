@@ -351,3 +351,22 @@ func TestProjectEventsUnknownProject(t *testing.T) {
 		t.Errorf("first message %s %s, want NOT_FOUND", msg.Type, msg.Payload)
 	}
 }
+
+func TestSubscriptionsPerConnectionLimit(t *testing.T) {
+	s := startServer(t, t.TempDir(), func(c *Config) { c.Server.MaxSubscriptionsPerConnection = 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := dialWS(t, ctx, s, "graphql-transport-ws")
+	for _, id := range []string{"1", "2"} {
+		c.subscribe(t, ctx, id, `subscription { dashboardChanged { totalProjects } }`, nil)
+		c.nextOf(t, ctx, id)
+	}
+	c.subscribe(t, ctx, "3", `subscription { dashboardChanged { totalProjects } }`, nil)
+	msg := c.read(t, ctx)
+	for msg.ID != "3" {
+		msg = c.read(t, ctx)
+	}
+	if msg.Type != "error" || !strings.Contains(string(msg.Payload), "LIMIT_EXCEEDED") {
+		t.Errorf("third subscription got %s %s, want an error with LIMIT_EXCEEDED", msg.Type, msg.Payload)
+	}
+}
