@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -21,6 +22,10 @@ const CodeUnauthenticated = "UNAUTHENTICATED"
 // closeForbidden is the close code, 4403 Forbidden in graphql-transport-ws,
 // of a WebSocket whose connection_init carried no valid token.
 const closeForbidden = 4403
+
+// closeTooManyConnections closes a WebSocket over the limit of connections
+// per token.
+const closeTooManyConnections = 4429
 
 // authenticate requires a valid bearer token on every GraphQL request when
 // verifier is set, and records the caller as the request's actor. WebSocket
@@ -79,7 +84,7 @@ func withPrincipal(ctx context.Context, p auth.Principal) context.Context {
 // sent as "Authorization": "Bearer <token>" or as "authToken", and closes
 // the connection with 4403 when it is missing or invalid, and again when
 // the token expires.
-func websocketInit(verifier *auth.Verifier) transport.WebsocketInitFunc {
+func websocketInit(verifier *auth.Verifier, registry *connRegistry, maxPerToken int) transport.WebsocketInitFunc {
 	if verifier == nil {
 		return nil
 	}
@@ -97,6 +102,11 @@ func websocketInit(verifier *auth.Verifier) transport.WebsocketInitFunc {
 		if err != nil {
 			ctx = transport.WithWebsocketCloseCode(ctx, closeForbidden)
 			return transport.AppendCloseReason(ctx, "Forbidden"), nil, err
+		}
+		if !registry.countToken(ctx, header, maxPerToken) {
+			ctx = transport.WithWebsocketCloseCode(ctx, closeTooManyConnections)
+			return transport.AppendCloseReason(ctx, "Too many connections for this token"), nil,
+				fmt.Errorf("%s: this token already has %d open connections, the limit; close one first", CodeLimitExceeded, maxPerToken)
 		}
 		if !principal.Expires.IsZero() {
 			time.AfterFunc(time.Until(principal.Expires), func() {

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -20,10 +22,34 @@ type connRegistry struct {
 	// mu guards conns.
 	mu    sync.Mutex
 	conns map[*trackedConn]struct{}
+	// perToken counts open connections by the hash of their token.
+	perToken map[string]int
 }
 
 func newConnRegistry() *connRegistry {
-	return &connRegistry{conns: map[*trackedConn]struct{}{}}
+	return &connRegistry{conns: map[*trackedConn]struct{}{}, perToken: map[string]int{}}
+}
+
+// acquire counts one more connection for a token, unless it already has
+// max; max of zero or less means no limit.
+func (r *connRegistry) acquire(tokenKey string, max int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if max > 0 && r.perToken[tokenKey] >= max {
+		return false
+	}
+	r.perToken[tokenKey]++
+	return true
+}
+
+func (r *connRegistry) releaseLocked(tokenKey string) {
+	if tokenKey == "" {
+		return
+	}
+	r.perToken[tokenKey]--
+	if r.perToken[tokenKey] <= 0 {
+		delete(r.perToken, tokenKey)
+	}
 }
 
 // connSlot carries a WebSocket connection from its upgrade to the
@@ -37,6 +63,32 @@ type connSlotKey struct{}
 // withConnSlot returns a context in which Accept records the connection.
 func withConnSlot(ctx context.Context) context.Context {
 	return context.WithValue(ctx, connSlotKey{}, &connSlot{})
+}
+
+// countToken counts the connection recorded in ctx against a token, and
+// reports false when the token already has max open connections.
+func (r *connRegistry) countToken(ctx context.Context, token string, max int) bool {
+	slot, _ := ctx.Value(connSlotKey{}).(*connSlot)
+	c := slot.load()
+	if c == nil {
+		return true
+	}
+	sum := sha256.Sum256([]byte(token))
+	key := hex.EncodeToString(sum[:])
+	if !r.acquire(key, max) {
+		return false
+	}
+	r.mu.Lock()
+	c.tokenKey = key
+	r.mu.Unlock()
+	return true
+}
+
+func (s *connSlot) load() *trackedConn {
+	if s == nil {
+		return nil
+	}
+	return s.conn.Load()
 }
 
 // closeConnOf closes the WebSocket connection recorded in ctx, if any.
@@ -90,10 +142,17 @@ func (t trackingImplementation) Accept(w http.ResponseWriter, r *http.Request, o
 type trackedConn struct {
 	transport.WebsocketConn
 	registry *connRegistry
+	// tokenKey is the hash of the token the connection counts against;
+	// guarded by the registry's mu.
+	tokenKey string
 }
 
 func (c *trackedConn) Close() error {
 	c.registry.mu.Lock()
+	if _, open := c.registry.conns[c]; open {
+		c.registry.releaseLocked(c.tokenKey)
+		c.tokenKey = ""
+	}
 	delete(c.registry.conns, c)
 	c.registry.mu.Unlock()
 	return c.WebsocketConn.Close()

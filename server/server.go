@@ -52,6 +52,9 @@ type Config struct {
 	// MaxSubscriptionsPerConnection limits the subscriptions running on
 	// one graphql-transport-ws connection.
 	MaxSubscriptionsPerConnection int
+	// MaxConnectionsPerToken limits the WebSocket connections open at once
+	// with one bearer token.
+	MaxConnectionsPerToken int
 	// Verifier checks bearer tokens; nil turns authentication off.
 	Verifier *auth.Verifier
 	// AllowedOrigins are host patterns (as path.Match takes them) of browser
@@ -68,6 +71,7 @@ func DefaultConfig() Config {
 		MaxAliases:    30,
 
 		MaxSubscriptionsPerConnection: 100,
+		MaxConnectionsPerToken:        20,
 		Introspection:                 true,
 		QueryCacheSize:                1000,
 		KeepAlive:                     10 * time.Second,
@@ -159,7 +163,7 @@ func newGraphQLHandler(cfg Config, resolver *graph.Resolver, registry *connRegis
 		KeepAlivePingInterval: cfg.KeepAlive,
 		PingPongInterval:      cfg.KeepAlive,
 		InitTimeout:           cfg.InitTimeout,
-		InitFunc:              websocketInit(cfg.Verifier),
+		InitFunc:              websocketInit(cfg.Verifier, registry, cfg.MaxConnectionsPerToken),
 		ErrorFunc: func(ctx context.Context, err error) {
 			log.Info().Err(err).Str("request_id", graph.RequestInfoFrom(ctx).RequestID).Msg("websocket closed with error")
 		},

@@ -176,3 +176,54 @@ func subscribeSSEWithToken(t *testing.T, ctx context.Context, s *testServer, tok
 	}()
 	return done
 }
+
+func TestConnectionsPerTokenLimit(t *testing.T) {
+	s := startServer(t, t.TempDir(), withAuth, func(c *Config) { c.Server.MaxConnectionsPerToken = 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	token := mintTest(t, auth.RoleEngineer)
+	init, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + token})
+	open := func() (*websocket.Conn, wsMessage, error) {
+		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http"), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = wsjson.Write(ctx, conn, wsMessage{Type: "connection_init", Payload: init})
+		var msg wsMessage
+		for {
+			if err := wsjson.Read(ctx, conn, &msg); err != nil {
+				return conn, msg, err
+			}
+			if msg.Type == "connection_ack" {
+				return conn, msg, nil
+			}
+		}
+	}
+	first, _, err := open()
+	if err != nil {
+		t.Fatalf("first connection: %v", err)
+	}
+	second, _, err := open()
+	if err != nil {
+		t.Fatalf("second connection: %v", err)
+	}
+	defer second.CloseNow()
+	third, _, err := open()
+	defer third.CloseNow()
+	if status := websocket.CloseStatus(err); status != 4429 {
+		t.Errorf("third connection with the same token ended with %v, want close 4429", err)
+	}
+
+	first.Close(websocket.StatusNormalClosure, "done")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		again, _, err := open()
+		again.CloseNow()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a connection after closing one is still refused: %v", err)
+		}
+	}
+}

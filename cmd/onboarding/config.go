@@ -61,6 +61,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.IntVar(&cfg.Server.MaxComplexity, "max-complexity", cfg.Server.MaxComplexity, "largest query complexity accepted, one per field (env ONBOARDING_MAX_COMPLEXITY)")
 	fs.IntVar(&cfg.Server.MaxAliases, "max-aliases", cfg.Server.MaxAliases, "largest number of aliased fields in one operation (env ONBOARDING_MAX_ALIASES)")
 	fs.IntVar(&cfg.Server.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", cfg.Server.MaxSubscriptionsPerConnection, "largest number of subscriptions running on one WebSocket connection (env ONBOARDING_MAX_SUBSCRIPTIONS_PER_CONNECTION)")
+	fs.IntVar(&cfg.Server.MaxConnectionsPerToken, "max-connections-per-token", cfg.Server.MaxConnectionsPerToken, "largest number of WebSocket connections open at once with one bearer token (env ONBOARDING_MAX_CONNECTIONS_PER_TOKEN)")
 	fs.IntVar(&cfg.Server.MaxDepth, "max-depth", cfg.Server.MaxDepth, "deepest nesting of fields accepted (env ONBOARDING_MAX_DEPTH)")
 	fs.BoolVar(&cfg.Server.Introspection, "introspection", cfg.Server.Introspection, "answer schema introspection queries (env ONBOARDING_INTROSPECTION)")
 	fs.IntVar(&cfg.Server.QueryCacheSize, "query-cache-size", cfg.Server.QueryCacheSize, "number of parsed queries kept in memory (env ONBOARDING_QUERY_CACHE_SIZE)")
@@ -188,6 +189,7 @@ func (c *Config) validate() error {
 		{"query-cache-size", c.Server.QueryCacheSize >= 1, "at least 1"},
 		{"keepalive", c.Server.KeepAlive > 0, "a positive duration such as 10s"},
 		{"max-aliases", c.Server.MaxAliases >= 1, "at least 1"},
+		{"max-connections-per-token", c.Server.MaxConnectionsPerToken >= 1, "at least 1"},
 		{"max-subscriptions-per-connection", c.Server.MaxSubscriptionsPerConnection >= 1, "at least 1"},
 	}
 	for _, check := range checks {
