@@ -35,7 +35,7 @@ type Principal struct {
 	Expires    time.Time
 }
 
-// Config says how tokens are verified. At least one of HS256Secret and
+// Config configures token verification. At least one of HS256Secret and
 // JWKSFile must be set for authentication to be on.
 type Config struct {
 	// HS256Secret verifies HS256 tokens and signs development tokens.
