@@ -123,7 +123,7 @@ type keyRecord struct {
 	position eventstore.Position
 	version  int
 	// hash identifies the request, so that a key reused for another
-	// request is rejected instead of silently answered.
+	// request is rejected instead of silently returning the first result.
 	hash string
 }
 

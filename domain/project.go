@@ -178,10 +178,11 @@ func (p *Project) AskedQuestions(s *Step) []Asked {
 	return asked
 }
 
-// MissingForStep lists what the step still needs before it can complete:
-// "answer:<key>" for unanswered required questions, "confirmation:<key>" for
-// confirmations not answered yes, "test:<id>" for tests that have not
-// passed, and "contact" when the step needs a contact and there is none.
+// MissingForStep lists what the step still needs before it can complete.
+// Items are "answer:<key>" for unanswered required questions,
+// "confirmation:<key>" for confirmations not answered yes, "test:<id>" for
+// tests that have not passed, and "contact" when the step needs a contact
+// and the project has none.
 func (p *Project) MissingForStep(s *Step) []string {
 	var missing []string
 	if s.RequiresContact && len(p.contacts) == 0 {

@@ -16,7 +16,7 @@ func (t Text) In(locale string) string {
 	return t.EN
 }
 
-// QuestionKind says what an answer must look like.
+// QuestionKind is the form an answer must take.
 type QuestionKind string
 
 // Question kinds. The canonical form of each answer value is described at
@@ -31,7 +31,7 @@ const (
 	KindNumber       QuestionKind = "NUMBER"
 )
 
-// Applicability says which projects a step applies to.
+// Applicability is the condition under which a step applies to a project.
 type Applicability string
 
 // Applicability values.

@@ -9,10 +9,10 @@ import (
 )
 
 // The hash chain makes a project's stream tamper-evident. Each event's
-// metadata ends with a "hash" member: the SHA-256, in lowercase hex, of a
-// canonical encoding of the event's type, its data, its metadata without
-// the hash member, and the hash of the previous event of the stream (empty
-// for the first event). Each of the four fields is written as its length
+// metadata ends with a "hash" member, the SHA-256 in lowercase hex of a
+// canonical encoding of four fields. They are the event's type, its data,
+// its metadata without the hash member, and the hash of the previous event
+// of the stream, which is empty for the first event. Each of the four fields is written as its length
 // (8 bytes, big-endian) followed by its bytes, after the prefix
 // "onboarding-chain-v1". The metadata without the hash member is the stored
 // metadata with its final `,"hash":"…"` member removed, so verifying needs

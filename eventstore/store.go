@@ -25,7 +25,7 @@ type Store interface {
 	// When every event id in events is already stored in stream, Append
 	// writes nothing and returns the result of the append that stored them.
 	// When only some are, it fails. When ctx ends first, the events may or
-	// may not be stored, and a retry with the same ids tells which.
+	// may not be stored, and a retry with the same ids shows which.
 	Append(ctx context.Context, stream string, expected ExpectedRevision, events ...EventData) (AppendResult, error)
 
 	// ReadStream returns up to limit events of stream whose revision is at
@@ -256,7 +256,7 @@ func ParseCursor(cursor string) (Position, error) {
 // Pinger is implemented by stores that can report whether they are
 // reachable, for readiness checks.
 type Pinger interface {
-	// Ping returns nil when the store answers, and an error wrapping
+	// Ping returns nil when the store responds, and an error wrapping
 	// ErrUnavailable when it does not.
 	Ping(ctx context.Context) error
 }

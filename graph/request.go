@@ -11,7 +11,7 @@ import (
 	"github.com/integrationplatform/onboarding/graph/model"
 )
 
-// RequestInfo is what the transport knows about the caller of a request.
+// RequestInfo is the transport's information about the caller of a request.
 type RequestInfo struct {
 	// RequestID correlates the events a request causes with its log lines.
 	RequestID string

@@ -71,7 +71,7 @@ func follow[T any](ctx context.Context, r *Resolver, req readmodel.FollowRequest
 	return out
 }
 
-// tooSlowError returns the error that asks the client to subscribe again
+// tooSlowError returns the error that tells the client to subscribe again
 // from the position of the last event it received.
 func tooSlowError(ctx context.Context, lastCursor string) *gqlerror.Error {
 	message := "the subscription fell more than %d changes behind and was dropped; subscribe again with after set to the position of the last event you received"

@@ -30,8 +30,8 @@ const DashboardInterval = 100 * time.Millisecond
 
 // Subscription receives changes until it is closed.
 type Subscription struct {
-	// C delivers changes. It is closed when the subscription ends; Err then
-	// tells why.
+	// C delivers changes. It is closed when the subscription ends, and Err
+	// then returns why.
 	C <-chan *Change
 
 	c         chan *Change

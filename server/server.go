@@ -79,7 +79,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// Ready reports whether the server can answer with current data.
+// Ready reports whether the server can respond with current data.
 type Ready func() bool
 
 // Server is the HTTP server of the API.

@@ -220,7 +220,7 @@ func (m *Main) openStore() (eventstore.Store, error) {
 }
 
 // ready reports whether the read models are caught up and the store
-// answers.
+// responds.
 func (m *Main) ready() bool {
 	if !m.projector.Ready() {
 		return false

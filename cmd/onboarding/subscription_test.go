@@ -196,8 +196,8 @@ func TestProjectChangedOverWebSocket(t *testing.T) {
 	}
 }
 
-// On shutdown a WebSocket client is told that the server is going away
-// (1001), so that it reconnects, rather than that its subscription ended.
+// On shutdown a WebSocket client receives close code 1001 Going Away, so
+// that it reconnects, instead of a message that its subscription ended.
 func TestSubscriptionGoingAwayOnShutdown(t *testing.T) {
 	for _, protocol := range []string{"graphql-transport-ws", "graphql-ws"} {
 		t.Run(protocol, func(t *testing.T) {

@@ -175,10 +175,7 @@ func runEcho(ctx context.Context, o options, out io.Writer) (*result, error) {
 	}
 	r.sent = int(sent)
 	r.expected = sent
-	drainUntil := time.Now().Add(o.drain)
-	for time.Now().Before(drainUntil) && echoesReceived(clients) < r.expected {
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForDeliveries(o.drain, r.expected, func() int64 { return echoesReceived(clients) })
 	stopReading()
 	for _, c := range clients {
 		c.conn.CloseNow()

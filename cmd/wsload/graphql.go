@@ -131,10 +131,7 @@ func runGraphQL(ctx context.Context, o options, out io.Writer) (*result, error) 
 	for _, s := range subs {
 		r.expected += sent.perProject[s.project]
 	}
-	drainUntil := time.Now().Add(o.drain)
-	for time.Now().Before(drainUntil) && receivedTotal(subs) < r.expected {
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForDeliveries(o.drain, r.expected, func() int64 { return receivedTotal(subs) })
 	stopReading()
 	for _, s := range subs {
 		s.conn.CloseNow()

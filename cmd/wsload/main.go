@@ -1,7 +1,7 @@
-// Command wsload measures GraphQL subscriptions under load: it opens many
+// Command wsload measures GraphQL subscriptions under load. It opens many
 // WebSocket subscribers (graphql-transport-ws, projectEvents of one of
-// several projects each) against a running onboarding server, drives
-// mutations at a fixed rate over HTTP, and reports the delivery latency from
+// several projects each) against a running onboarding server and drives
+// mutations at a fixed rate over HTTP. It reports the delivery latency from
 // the event's recordedAt to its arrival at the client, the events lost, and
 // the server's memory per connection and CPU.
 //

@@ -18,9 +18,9 @@ type result struct {
 	name        string
 	connections int
 	connectTime time.Duration
-	// rssBefore and rssAfter are the server's VmRSS in bytes before the
-	// connections opened and once all were open and subscribed; zero when
-	// the server's process is unknown.
+	// rssBefore and rssAfter are the server's VmRSS in bytes, before the
+	// connections opened and once all were open and subscribed. Both are
+	// zero when the server's process is unknown.
 	rssBefore, rssAfter int64
 	sent                int
 	expected, received  int64
@@ -203,4 +203,14 @@ func (m *cpuMeter) stop(r *result) error {
 	}
 	r.serverCPU = cpu - m.serverStart
 	return nil
+}
+
+// waitForDeliveries waits until received reports expected deliveries, or
+// for at most drain, so that messages still in flight after the last send
+// are counted.
+func waitForDeliveries(drain time.Duration, expected int64, received func() int64) {
+	deadline := time.Now().Add(drain)
+	for time.Now().Before(deadline) && received() < expected {
+		time.Sleep(50 * time.Millisecond)
+	}
 }

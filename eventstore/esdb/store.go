@@ -83,8 +83,8 @@ func (s *Store) currentClient() (*kurrent.Client, error) {
 }
 
 // check turns a client error into a store error. The v4 client closes
-// itself for good after a failed node discovery, so when an error says the
-// connection is closed, the client is replaced and the next call connects
+// itself for good after a failed node discovery, so when an error reports
+// that the connection is closed, the client is replaced and the next call connects
 // anew.
 func (s *Store) check(client *kurrent.Client, op string, err error) error {
 	if err == nil {
@@ -175,7 +175,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	var kerr *kurrent.Error
 	if errors.As(err, &kerr) && kerr.Code() == kurrent.ErrorCodeWrongExpectedVersion {
 		// EventStoreDB recognises a retry only at the revisions its expected
-		// revision points to; a retry sent with another expectation is
+		// revision points to. A retry sent with another expectation is
 		// found here by its event ids.
 		if stored, ok, findErr := s.storedAppend(ctx, client, stream, events); findErr == nil && ok {
 			return stored, nil

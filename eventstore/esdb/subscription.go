@@ -23,7 +23,7 @@ const (
 // position it handled (an event or a checkpoint) with capped exponential
 // backoff, so Next does not see the drop.
 func (s *Store) SubscribeAll(ctx context.Context, after eventstore.Position, filter eventstore.Filter) (eventstore.Subscription, error) {
-	sub := &subscription{store: s, filter: filter, after: after, events: make(chan eventstore.RecordedEvent, 256), stop: make(chan struct{}), caughtUp: make(chan struct{})}
+	sub := &subscription{store: s, filter: filter, after: after, events: make(chan eventstore.RecordedEvent, 256), stop: make(chan struct{})}
 	inner, err := sub.subscribe(ctx)
 	if err != nil {
 		return nil, err
@@ -44,17 +44,12 @@ type subscription struct {
 	// the run goroutine uses it after SubscribeAll returns.
 	after eventstore.Position
 
-	caughtUp     chan struct{}
-	caughtUpOnce sync.Once
-	closeOnce    sync.Once
+	closeOnce sync.Once
 
 	// mu guards err.
 	mu  sync.Mutex
 	err error
 }
-
-// CaughtUp is closed when the subscription first reaches the end of $all.
-func (sub *subscription) CaughtUp() <-chan struct{} { return sub.caughtUp }
 
 func (sub *subscription) subscribe(ctx context.Context) (*kurrent.Subscription, error) {
 	client, err := sub.store.currentClient()
@@ -144,7 +139,7 @@ func (sub *subscription) receive(inner *kurrent.Subscription) error {
 				sub.after = p
 			}
 		case msg.CaughtUp != nil:
-			sub.caughtUpOnce.Do(func() { close(sub.caughtUp) })
+			sub.store.log.Debug().Str("position", sub.after.String()).Msg("EventStoreDB subscription caught up")
 		case msg.EventAppeared != nil:
 			e := recorded(msg.EventAppeared)
 			// A resubscription from a checkpoint or a repeated delivery may
