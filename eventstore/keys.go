@@ -1,0 +1,34 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrKeyDestroyed is returned for a project whose data key was destroyed to
+// erase its personal data.
+var ErrKeyDestroyed = errors.New("data key destroyed")
+
+// ErrKeyNotFound is returned for a project that has no data key yet.
+var ErrKeyNotFound = errors.New("data key not found")
+
+// Keyring holds one data key per project, with which the codec seals the
+// project's secrets and personal data before they are appended.
+//
+// Implementations are safe for concurrent use.
+type Keyring interface {
+	// DataKey returns the project's 32-byte data key. When the project has
+	// none, DataKey creates one if create is true and returns ErrKeyNotFound
+	// otherwise. It returns ErrKeyDestroyed after DestroyKey, even when
+	// create is true.
+	DataKey(ctx context.Context, projectID string, create bool) ([]byte, error)
+
+	// DestroyKey deletes the project's data key for good, so that nothing
+	// sealed with it can be opened again. Destroying a destroyed or missing
+	// key succeeds.
+	DestroyKey(ctx context.Context, projectID string) error
+
+	// Forget drops any copy of the project's data key held in memory. The
+	// codec calls it when it decodes an erasure written by another process.
+	Forget(projectID string)
+}

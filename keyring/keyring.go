@@ -1,0 +1,155 @@
+package keyring
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/integrationplatform/onboarding/eventstore"
+)
+
+// ErrExists is returned by Storage.Create when the project already has a
+// wrapped data key or a destroyed one.
+var ErrExists = errors.New("data key exists")
+
+// Storage persists wrapped data keys, one per project.
+//
+// Implementations are safe for concurrent use.
+type Storage interface {
+	// Get returns the project's wrapped data key. It returns
+	// eventstore.ErrKeyNotFound when there is none and
+	// eventstore.ErrKeyDestroyed after Destroy.
+	Get(ctx context.Context, projectID string) ([]byte, error)
+
+	// Create stores the project's first wrapped data key durably. It returns
+	// ErrExists when the project has a key, or had one that was destroyed.
+	Create(ctx context.Context, projectID string, wrapped []byte) error
+
+	// Destroy deletes the project's wrapped data key for good and remembers
+	// that it was destroyed. Destroying a destroyed or missing key succeeds.
+	Destroy(ctx context.Context, projectID string) error
+
+	// Rewrap replaces every stored wrapped key w of project p with
+	// rewrap(p, w), for master key rotation. It stops at the first error of
+	// rewrap. Destroyed keys are skipped.
+	Rewrap(ctx context.Context, rewrap func(projectID string, wrapped []byte) ([]byte, error)) (int, error)
+
+	// Close releases the storage.
+	Close() error
+}
+
+// Keyring implements eventstore.Keyring over a Storage with one master key,
+// and keeps unwrapped data keys in memory.
+type Keyring struct {
+	master  *MasterKey
+	storage Storage
+
+	mu sync.Mutex // guards cache
+	// cache maps project ids to unwrapped data keys.
+	cache map[string][]byte
+}
+
+var _ eventstore.Keyring = (*Keyring)(nil)
+
+// New returns a keyring that wraps data keys with master and stores them in
+// storage.
+func New(master *MasterKey, storage Storage) *Keyring {
+	return &Keyring{master: master, storage: storage, cache: make(map[string][]byte)}
+}
+
+// DataKey implements eventstore.Keyring.
+func (k *Keyring) DataKey(ctx context.Context, projectID string, create bool) ([]byte, error) {
+	k.mu.Lock()
+	key, ok := k.cache[projectID]
+	k.mu.Unlock()
+	if ok {
+		return key, nil
+	}
+
+	wrapped, err := k.storage.Get(ctx, projectID)
+	if errors.Is(err, eventstore.ErrKeyNotFound) && create {
+		return k.create(ctx, projectID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, err = k.master.Unwrap(projectID, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	k.remember(projectID, key)
+	return key, nil
+}
+
+// create makes a new data key, or returns the one that a concurrent caller
+// (possibly in another process) stored first.
+func (k *Keyring) create(ctx context.Context, projectID string) ([]byte, error) {
+	key := make([]byte, KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	wrapped, err := k.master.Wrap(projectID, key)
+	if err != nil {
+		return nil, err
+	}
+	err = k.storage.Create(ctx, projectID, wrapped)
+	if errors.Is(err, ErrExists) {
+		return k.DataKey(ctx, projectID, false)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store data key of project %s: %w", projectID, err)
+	}
+	k.remember(projectID, key)
+	return key, nil
+}
+
+func (k *Keyring) remember(projectID string, key []byte) {
+	k.mu.Lock()
+	k.cache[projectID] = key
+	k.mu.Unlock()
+}
+
+// DestroyKey implements eventstore.Keyring.
+func (k *Keyring) DestroyKey(ctx context.Context, projectID string) error {
+	k.Forget(projectID)
+	if err := k.storage.Destroy(ctx, projectID); err != nil {
+		return fmt.Errorf("destroy data key of project %s: %w", projectID, err)
+	}
+	k.Forget(projectID)
+	return nil
+}
+
+// Forget implements eventstore.Keyring.
+func (k *Keyring) Forget(projectID string) {
+	k.mu.Lock()
+	if key, ok := k.cache[projectID]; ok {
+		clear(key)
+		delete(k.cache, projectID)
+	}
+	k.mu.Unlock()
+}
+
+// MasterKeyID returns the id of the master key, which is safe to log.
+func (k *Keyring) MasterKeyID() string { return k.master.ID() }
+
+// Close closes the storage.
+func (k *Keyring) Close() error { return k.storage.Close() }
+
+// Rotate rewraps every data key in storage that old wrapped with next. Keys
+// that next already wraps are left as they are, so an interrupted rotation
+// can be run again. It returns how many keys it rewrapped.
+func Rotate(ctx context.Context, storage Storage, old, next *MasterKey) (int, error) {
+	return storage.Rewrap(ctx, func(projectID string, wrapped []byte) ([]byte, error) {
+		if next.WrappedBy(wrapped) {
+			return wrapped, nil
+		}
+		key, err := old.Unwrap(projectID, wrapped)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(key)
+		return next.Wrap(projectID, key)
+	})
+}
