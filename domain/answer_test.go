@@ -50,7 +50,8 @@ func TestSubmitAnswerNormalizesValue(t *testing.T) {
 
 			events, err := when(t, p, domain.SubmitAnswer{QuestionID: tt.question, SystemID: tt.systemID, Value: tt.value})
 
-			thenEvents(t, events, err, &domain.AnswerSubmitted{QuestionID: tt.question, SystemID: tt.systemID, Value: tt.want})
+			q, _ := domain.CurrentTemplate().Question(tt.question)
+			thenEvents(t, events, err, &domain.AnswerSubmitted{QuestionID: tt.question, SystemID: tt.systemID, Value: tt.want, Secret: q.Kind == domain.KindSecret})
 		})
 	}
 }
@@ -157,7 +158,7 @@ func TestSubmitAnswerPaymentQuestionForProvider(t *testing.T) {
 
 	events, err := when(t, p, domain.SubmitAnswer{QuestionID: "payment-api-key", SystemID: "klarna", Value: "klarna-key"})
 
-	thenEvents(t, events, err, &domain.AnswerSubmitted{QuestionID: "payment-api-key", SystemID: "klarna", Value: "klarna-key"})
+	thenEvents(t, events, err, &domain.AnswerSubmitted{QuestionID: "payment-api-key", SystemID: "klarna", Value: "klarna-key", Secret: true})
 }
 
 func TestSubmitAnswerUnknownQuestion(t *testing.T) {
@@ -217,7 +218,7 @@ func TestSubmitAnswerKeyedBySystem(t *testing.T) {
 
 	events, err := when(t, p, domain.SubmitAnswer{QuestionID: "api-credentials", SystemID: "klarna", Value: "key"})
 
-	thenEvents(t, events, err, &domain.AnswerSubmitted{QuestionID: "api-credentials", SystemID: "klarna", Value: "key"})
+	thenEvents(t, events, err, &domain.AnswerSubmitted{QuestionID: "api-credentials", SystemID: "klarna", Value: "key", Secret: true})
 }
 
 func TestAnswerAppliedToState(t *testing.T) {

@@ -79,6 +79,14 @@ type CompleteProject struct{}
 // CancelProject ends the project without completing it.
 type CancelProject struct{ Reason string }
 
+// RevealSecret records that the caller reads the plain value of a secret
+// answer.
+type RevealSecret struct{ QuestionID, SystemID string }
+
+// ErasePersonalData destroys the project's secret answers and contact
+// details by destroying its data key.
+type ErasePersonalData struct{ Reason string }
+
 func (StartProject) commandName() string          { return "StartProject" }
 func (SubmitAnswer) commandName() string          { return "SubmitAnswer" }
 func (AddContact) commandName() string            { return "AddContact" }
@@ -91,6 +99,8 @@ func (MarkWaitingOnCustomer) commandName() string { return "MarkWaitingOnCustome
 func (ResumeWork) commandName() string            { return "ResumeWork" }
 func (CompleteProject) commandName() string       { return "CompleteProject" }
 func (CancelProject) commandName() string         { return "CancelProject" }
+func (RevealSecret) commandName() string          { return "RevealSecret" }
+func (ErasePersonalData) commandName() string     { return "ErasePersonalData" }
 
 // CommandName returns the name of the command's type, for logs.
 func CommandName(c Command) string { return c.commandName() }
@@ -147,14 +157,25 @@ func (p *Project) Decide(cmd Command) ([]Event, error) {
 			return nil, err
 		}
 		return []Event{&ProjectCancelled{Reason: reason}}, nil
+	case RevealSecret:
+		return p.revealSecret(c)
+	case ErasePersonalData:
+		return p.erasePersonalData(c)
 	}
 	return nil, invalid("command", "unknown command %T", cmd)
 }
 
 // checkOpen rejects changes to a completed or cancelled project. The
 // template allows logging time on a completed project, because follow-up
-// work is billed after the handover.
+// work is billed after the handover. Revealing a secret and erasing
+// personal data change no project state, so they are allowed on closed
+// projects too: support needs credentials after the handover, and erasure
+// usually comes long after the end.
 func (p *Project) checkOpen(cmd Command) error {
+	switch cmd.(type) {
+	case RevealSecret, ErasePersonalData:
+		return nil
+	}
 	switch p.status {
 	case StatusCancelled:
 		return violation(RuleProjectClosed, nil, "project %q is cancelled and takes no more changes", p.id)
@@ -274,6 +295,9 @@ func (p *Project) submitAnswer(c SubmitAnswer) ([]Event, error) {
 	if p.completed[q.Step.ID] {
 		return nil, violation(RuleStepCompleted, nil, "step %q is completed; reopen it before changing the answer to %q", q.Step.ID, q.ID)
 	}
+	if q.Kind == KindSecret && p.erased {
+		return nil, violation(RulePersonalDataErased, nil, "the personal data of project %q was erased, so it takes no more secret answers; start an additional project", p.id)
+	}
 	value, err := NormalizeAnswer(q, c.Value, p.start.Systems)
 	if err != nil {
 		return nil, err
@@ -281,7 +305,7 @@ func (p *Project) submitAnswer(c SubmitAnswer) ([]Event, error) {
 	if current, ok := p.answers[AnswerKey{q.ID, c.SystemID}]; ok && current == value {
 		return []Event{}, nil
 	}
-	return []Event{&AnswerSubmitted{QuestionID: q.ID, SystemID: c.SystemID, Value: value}}, nil
+	return []Event{&AnswerSubmitted{QuestionID: q.ID, SystemID: c.SystemID, Value: value, Secret: q.Kind == KindSecret}}, nil
 }
 
 func (p *Project) checkSystem(q *Question, systemID string) error {
@@ -311,6 +335,9 @@ func (p *Project) checkSystem(q *Question, systemID string) error {
 }
 
 func (p *Project) addContact(c AddContact) ([]Event, error) {
+	if p.erased {
+		return nil, violation(RulePersonalDataErased, nil, "the personal data of project %q was erased, so it takes no more contacts; start an additional project", p.id)
+	}
 	if strings.TrimSpace(c.ContactID) == "" {
 		return nil, invalid("contactId", "contact id is empty; generate a unique id for each contact")
 	}
@@ -471,4 +498,33 @@ func (p *Project) completeProject() ([]Event, error) {
 		return nil, violation(RuleProjectIncomplete, open, "project %q completes only when every applicable step is completed", p.id)
 	}
 	return []Event{&ProjectCompleted{}}, nil
+}
+
+func (p *Project) revealSecret(c RevealSecret) ([]Event, error) {
+	q, ok := p.template.Question(c.QuestionID)
+	if !ok {
+		return nil, notFound("questionId", "question %q does not exist in process template version %d", c.QuestionID, p.template.Version)
+	}
+	if q.Kind != KindSecret {
+		return nil, invalid("questionId", "question %q is of kind %s, not SECRET; its answer is shown in the project without revealing", q.ID, q.Kind)
+	}
+	if p.erased {
+		return nil, violation(RulePersonalDataErased, nil, "the personal data of project %q was erased, so no secret can be revealed", p.id)
+	}
+	key := AnswerKey{q.ID, c.SystemID}
+	if _, ok := p.answers[key]; !ok {
+		return nil, notFound("questionId", "question %q has no answer in project %q", key, p.id)
+	}
+	return []Event{&SecretRevealed{QuestionID: q.ID, SystemID: c.SystemID, Version: p.version}}, nil
+}
+
+func (p *Project) erasePersonalData(c ErasePersonalData) ([]Event, error) {
+	reason, err := requireText("reason", c.Reason, MaxReasonLength)
+	if err != nil {
+		return nil, err
+	}
+	if p.erased {
+		return []Event{}, nil
+	}
+	return []Event{&PersonalDataErased{Reason: reason}}, nil
 }

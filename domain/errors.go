@@ -76,4 +76,5 @@ const (
 	RuleProjectIncomplete   = "PROJECT_INCOMPLETE"
 	RuleWaitingState        = "WAITING_STATE"
 	RuleProjectAlreadyExist = "PROJECT_EXISTS"
+	RulePersonalDataErased  = "PERSONAL_DATA_ERASED"
 )

@@ -25,6 +25,8 @@ const (
 	TypeWorkResumed             = "WorkResumed"
 	TypeProjectCompleted        = "ProjectCompleted"
 	TypeProjectCancelled        = "ProjectCancelled"
+	TypeSecretRevealed          = "SecretRevealed"
+	TypePersonalDataErased      = "PersonalDataErased"
 )
 
 // ProjectStarted opens an onboarding project.
@@ -49,6 +51,12 @@ type AnswerSubmitted struct {
 	// SystemID is set for questions asked once per connected system.
 	SystemID string `json:"systemId,omitempty"`
 	Value    string `json:"value"`
+	// Secret marks the answer to a SECRET question, whose value the event
+	// store seals with the project's data key.
+	Secret bool `json:"secret,omitempty"`
+	// Erased is set, and Value is ErasedValue, when Secret is true and the
+	// project's data key was destroyed. It is not stored.
+	Erased bool `json:"-"`
 }
 
 // ContactAdded records a person involved in the project.
@@ -58,6 +66,9 @@ type ContactAdded struct {
 	Email     string `json:"email"`
 	Phone     string `json:"phone,omitempty"`
 	Role      string `json:"role,omitempty"`
+	// Erased is set, and Name, Email and Phone are ErasedValue, when the
+	// project's data key was destroyed. It is not stored.
+	Erased bool `json:"-"`
 }
 
 // ContactRemoved removes a contact.
@@ -113,6 +124,65 @@ type ProjectCancelled struct {
 	Reason string `json:"reason"`
 }
 
+// SecretRevealed records that a user read the plain value of a secret
+// answer. The value itself is not in the event.
+type SecretRevealed struct {
+	QuestionID string `json:"questionId"`
+	SystemID   string `json:"systemId,omitempty"`
+	// Version is the project version whose answer was revealed.
+	Version int `json:"version"`
+}
+
+// PersonalDataErased records that the project's data key was destroyed, so
+// its secret answers and contact details can no longer be read.
+type PersonalDataErased struct {
+	Reason string `json:"reason"`
+}
+
+// ErasedValue replaces a secret or personal value whose data key was
+// destroyed.
+const ErasedValue = "[erased]"
+
+// PersonalData is implemented by events that carry secrets or personal data,
+// which the event store seals before they are written.
+type PersonalData interface {
+	Event
+	// PersonalFields returns the fields to seal. It returns none for an
+	// event that carries nothing to seal.
+	PersonalFields() []*string
+	// MarkErased replaces every personal field with ErasedValue.
+	MarkErased()
+}
+
+// PersonalFields implements PersonalData: the value of a secret answer.
+func (e *AnswerSubmitted) PersonalFields() []*string {
+	if !e.Secret {
+		return nil
+	}
+	return []*string{&e.Value}
+}
+
+// MarkErased implements PersonalData.
+func (e *AnswerSubmitted) MarkErased() {
+	if e.Secret {
+		e.Value, e.Erased = ErasedValue, true
+	}
+}
+
+// PersonalFields implements PersonalData: name, e-mail and phone. The role
+// is a job title and stays readable.
+func (e *ContactAdded) PersonalFields() []*string {
+	return []*string{&e.Name, &e.Email, &e.Phone}
+}
+
+// MarkErased implements PersonalData.
+func (e *ContactAdded) MarkErased() {
+	e.Name, e.Email, e.Erased = ErasedValue, ErasedValue, true
+	if e.Phone != "" {
+		e.Phone = ErasedValue
+	}
+}
+
 func (*ProjectStarted) EventType() string          { return TypeProjectStarted }
 func (*AnswerSubmitted) EventType() string         { return TypeAnswerSubmitted }
 func (*ContactAdded) EventType() string            { return TypeContactAdded }
@@ -125,6 +195,8 @@ func (*WaitingOnCustomerMarked) EventType() string { return TypeWaitingOnCustome
 func (*WorkResumed) EventType() string             { return TypeWorkResumed }
 func (*ProjectCompleted) EventType() string        { return TypeProjectCompleted }
 func (*ProjectCancelled) EventType() string        { return TypeProjectCancelled }
+func (*SecretRevealed) EventType() string          { return TypeSecretRevealed }
+func (*PersonalDataErased) EventType() string      { return TypePersonalDataErased }
 
 func (*ProjectStarted) SchemaVersion() int          { return 1 }
 func (*AnswerSubmitted) SchemaVersion() int         { return 1 }
@@ -138,6 +210,8 @@ func (*WaitingOnCustomerMarked) SchemaVersion() int { return 1 }
 func (*WorkResumed) SchemaVersion() int             { return 1 }
 func (*ProjectCompleted) SchemaVersion() int        { return 1 }
 func (*ProjectCancelled) SchemaVersion() int        { return 1 }
+func (*SecretRevealed) SchemaVersion() int          { return 1 }
+func (*PersonalDataErased) SchemaVersion() int      { return 1 }
 
 var eventFactories = map[string]func() Event{
 	TypeProjectStarted:          func() Event { return &ProjectStarted{} },
@@ -152,6 +226,8 @@ var eventFactories = map[string]func() Event{
 	TypeWorkResumed:             func() Event { return &WorkResumed{} },
 	TypeProjectCompleted:        func() Event { return &ProjectCompleted{} },
 	TypeProjectCancelled:        func() Event { return &ProjectCancelled{} },
+	TypeSecretRevealed:          func() Event { return &SecretRevealed{} },
+	TypePersonalDataErased:      func() Event { return &PersonalDataErased{} },
 }
 
 // NewEvent returns a pointer to a zero event of the given type name, ready

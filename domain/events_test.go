@@ -16,7 +16,7 @@ import (
 var sampleEvents = []domain.Event{
 	&domain.ProjectStarted{ProjectID: "p-2", CustomerID: "customer-1", CustomerName: "Acme AB", Name: "New marketplace", TemplateVersion: 1,
 		Systems: []domain.System{wooShop, fortnox}, UsesSettlement: true, EstimatedHours: 4.5, PreviousProjectID: "p-1"},
-	&domain.AnswerSubmitted{QuestionID: "api-credentials", SystemID: "fortnox", Value: "key"},
+	&domain.AnswerSubmitted{QuestionID: "api-credentials", SystemID: "fortnox", Value: "key", Secret: true},
 	&domain.ContactAdded{ContactID: "c1", Name: "Anna Andersson", Email: "anna@example.se", Phone: "+46 70-123 45 67", Role: "CFO"},
 	&domain.ContactRemoved{ContactID: "c1"},
 	&domain.StepCompleted{StepID: "flows"},
@@ -27,12 +27,14 @@ var sampleEvents = []domain.Event{
 	&domain.WorkResumed{},
 	&domain.ProjectCompleted{},
 	&domain.ProjectCancelled{Reason: "customer withdrew"},
+	&domain.SecretRevealed{QuestionID: "api-credentials", SystemID: "fortnox", Version: 7},
+	&domain.PersonalDataErased{Reason: "customer asked for deletion"},
 }
 
 func TestEventTypesAreStable(t *testing.T) {
 	want := []string{
-		"AnswerSubmitted", "ContactAdded", "ContactRemoved", "ProjectCancelled", "ProjectCompleted", "ProjectStarted",
-		"StepCompleted", "StepReopened", "TestResultRecorded", "TimeLogged", "WaitingOnCustomerMarked", "WorkResumed",
+		"AnswerSubmitted", "ContactAdded", "ContactRemoved", "PersonalDataErased", "ProjectCancelled", "ProjectCompleted", "ProjectStarted",
+		"SecretRevealed", "StepCompleted", "StepReopened", "TestResultRecorded", "TimeLogged", "WaitingOnCustomerMarked", "WorkResumed",
 	}
 	got := domain.EventTypes()
 	slices.Sort(got)

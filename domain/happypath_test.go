@@ -90,7 +90,7 @@ func answerStep(t *testing.T, p *domain.Project, step *domain.Step, exec func(do
 
 		events := exec(domain.SubmitAnswer{QuestionID: key.QuestionID, SystemID: key.SystemID, Value: typed})
 
-		thenEvents(t, events, nil, &domain.AnswerSubmitted{QuestionID: key.QuestionID, SystemID: key.SystemID, Value: canonical})
+		thenEvents(t, events, nil, &domain.AnswerSubmitted{QuestionID: key.QuestionID, SystemID: key.SystemID, Value: canonical, Secret: a.Question.Kind == domain.KindSecret})
 	}
 }
 

@@ -40,6 +40,9 @@ type Contact struct {
 	Email string
 	Phone string
 	Role  string
+	// Erased is set, and Name, Email and Phone are ErasedValue, after the
+	// project's personal data was erased.
+	Erased bool
 }
 
 // Asked is one question as asked in a project: per-system questions are
@@ -74,6 +77,7 @@ type Project struct {
 	testPassed    map[string]bool
 	contacts      []Contact
 	loggedMinutes int
+	erased        bool
 }
 
 // NewProject returns the state of a project with no events.
@@ -127,6 +131,9 @@ func (p *Project) StepCompleted(stepID string) bool { return p.completed[stepID]
 func (p *Project) TestPassed(stepID, testID string) bool {
 	return p.testPassed[stepID+"/"+testID]
 }
+
+// Erased reports whether the project's personal data was erased.
+func (p *Project) Erased() bool { return p.erased }
 
 // Contacts returns the project's contacts in the order they were added.
 func (p *Project) Contacts() []Contact { return append([]Contact(nil), p.contacts...) }
@@ -277,7 +284,7 @@ func (p *Project) Apply(e Event) {
 	case *AnswerSubmitted:
 		p.answers[AnswerKey{e.QuestionID, e.SystemID}] = e.Value
 	case *ContactAdded:
-		p.contacts = append(p.contacts, Contact{ID: e.ContactID, Name: e.Name, Email: e.Email, Phone: e.Phone, Role: e.Role})
+		p.contacts = append(p.contacts, Contact{ID: e.ContactID, Name: e.Name, Email: e.Email, Phone: e.Phone, Role: e.Role, Erased: e.Erased})
 	case *ContactRemoved:
 		for i, c := range p.contacts {
 			if c.ID == e.ContactID {
@@ -309,7 +316,26 @@ func (p *Project) Apply(e Event) {
 	case *ProjectCancelled:
 		p.status = StatusCancelled
 		p.waiting, p.waitingReason = false, ""
+	case *SecretRevealed:
+	case *PersonalDataErased:
+		p.erase()
 	default:
 		panic(fmt.Sprintf("domain: Apply got unknown event %T", e))
+	}
+}
+
+// erase replaces the secret answers and contact details with ErasedValue,
+// exactly as decoding their events without the data key does.
+func (p *Project) erase() {
+	p.erased = true
+	for key := range p.answers {
+		if q, ok := p.template.Question(key.QuestionID); ok && q.Kind == KindSecret {
+			p.answers[key] = ErasedValue
+		}
+	}
+	for i := range p.contacts {
+		c := ContactAdded{Name: p.contacts[i].Name, Email: p.contacts[i].Email, Phone: p.contacts[i].Phone}
+		c.MarkErased()
+		p.contacts[i].Name, p.contacts[i].Email, p.contacts[i].Phone, p.contacts[i].Erased = c.Name, c.Email, c.Phone, true
 	}
 }
