@@ -6,8 +6,6 @@ package command
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -56,11 +54,10 @@ type Result struct {
 	Repeated bool
 }
 
-// requestHash identifies a request's command and its input, for comparing
+// requestBytes identifies a request's command and its input, for comparing
 // requests that share an idempotency key.
-func requestHash(req Request) string {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s %#v", domain.CommandName(req.Command), req.Command))
-	return hex.EncodeToString(sum[:16])
+func requestBytes(req Request) []byte {
+	return fmt.Appendf(nil, "%s %#v", domain.CommandName(req.Command), req.Command)
 }
 
 // ProjectAt returns the project as it was at version, built from the first
@@ -72,7 +69,7 @@ func (h *Handler) ProjectAt(ctx context.Context, projectID string, version int) 
 	}
 	envs := make([]eventstore.Envelope, len(records))
 	for i, r := range records {
-		if envs[i], err = eventstore.Decode(r); err != nil {
+		if envs[i], err = h.codec.Decode(ctx, r); err != nil {
 			return nil, err
 		}
 	}
@@ -95,6 +92,7 @@ func (e *ConflictError) Error() string {
 // project run one at a time within a process.
 type Handler struct {
 	store  eventstore.Store
+	codec  *eventstore.Codec
 	models *readmodel.Models
 	log    zerolog.Logger
 	now    func() time.Time
@@ -135,8 +133,9 @@ type cachedProject struct {
 	last     eventstore.Position
 }
 
-// NewHandler returns a handler that appends to store and waits for models.
-func NewHandler(store eventstore.Store, models *readmodel.Models, log zerolog.Logger, now func() time.Time) *Handler {
+// NewHandler returns a handler that appends to store, encoding events with
+// codec, and waits for models.
+func NewHandler(store eventstore.Store, codec *eventstore.Codec, models *readmodel.Models, log zerolog.Logger, now func() time.Time) *Handler {
 	if now == nil {
 		now = time.Now
 	}
@@ -144,7 +143,7 @@ func NewHandler(store eventstore.Store, models *readmodel.Models, log zerolog.Lo
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	return &Handler{store: store, models: models, log: log, now: now, locks: map[string]*projectLock{}, cache: cache}
+	return &Handler{store: store, codec: codec, models: models, log: log, now: now, locks: map[string]*projectLock{}, cache: cache}
 }
 
 // Execute runs the request and returns once the read models show its
@@ -164,6 +163,15 @@ func (h *Handler) Execute(ctx context.Context, req Request) (Result, error) {
 	res, err := h.executeLocked(ctx, req)
 	if err != nil {
 		return res, err
+	}
+	if _, ok := req.Command.(domain.ErasePersonalData); ok {
+		// The erasure event is stored first, so a crash before the key is
+		// destroyed leaves a record; erasing again destroys the key, because
+		// the command is accepted on an erased project.
+		if err := h.codec.DestroyKey(ctx, req.ProjectID); err != nil {
+			return res, fmt.Errorf("erase project %s: %w", req.ProjectID, err)
+		}
+		h.log.Info().Str("project_id", req.ProjectID).Msg("data key destroyed")
 	}
 	if err := h.models.WaitFor(ctx, res.Position); err != nil {
 		return res, err
@@ -256,7 +264,7 @@ func (h *Handler) load(ctx context.Context, projectID string) (*cachedProject, e
 		return nil, fmt.Errorf("load project %s: %w", projectID, err)
 	}
 	for _, r := range records {
-		env, err := eventstore.Decode(r)
+		env, err := h.codec.Decode(ctx, r)
 		if err != nil {
 			h.cache.Remove(projectID)
 			return nil, fmt.Errorf("load project %s: %w", projectID, err)
@@ -277,9 +285,17 @@ func (h *Handler) load(ctx context.Context, projectID string) (*cachedProject, e
 func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req Request) (Result, error) {
 	agg := state.agg
 	res := Result{ProjectID: req.ProjectID, Version: agg.Version(), Position: state.last}
-	hash := requestHash(req)
+	var hash string
+	if req.IdempotencyKey != "" {
+		var err error
+		if hash, err = h.codec.RequestHash(ctx, req.ProjectID, requestBytes(req)); err != nil {
+			return res, err
+		}
+	}
 	if first, ok := state.keys[req.IdempotencyKey]; ok && req.IdempotencyKey != "" {
-		if first.hash != "" && first.hash != hash {
+		// After an erasure the data key that made the stored hash is gone,
+		// so a repeated key is trusted as the same request.
+		if first.hash != "" && hash != "" && first.hash != hash {
 			return res, &domain.Error{Kind: domain.KindInvalid, Field: "idempotencyKey", Message: fmt.Sprintf("idempotencyKey %q was already used for a different request on project %q; send a new key with each new request", req.IdempotencyKey, req.ProjectID)}
 		}
 		return Result{ProjectID: req.ProjectID, Version: first.version, Position: first.position, Repeated: true}, nil
@@ -305,7 +321,7 @@ func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req
 		if req.IdempotencyKey != "" {
 			id = uuid.NewSHA1(idempotencyNamespace, fmt.Appendf(nil, "%s/%s/%d", req.ProjectID, req.IdempotencyKey, i)).String()
 		}
-		if data[i], lastHash, err = eventstore.Encode(id, e, md, lastHash); err != nil {
+		if data[i], lastHash, err = h.codec.Encode(ctx, id, req.ProjectID, e, md, lastHash); err != nil {
 			return res, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/integrationplatform/onboarding/domain"
 	"github.com/integrationplatform/onboarding/eventstore"
 	"github.com/integrationplatform/onboarding/eventstore/embedded"
+	"github.com/integrationplatform/onboarding/keyring/keyringtest"
 	"github.com/integrationplatform/onboarding/readmodel"
 )
 
@@ -53,7 +54,8 @@ type process struct {
 func newProcess(t *testing.T, store eventstore.Store, appendStore eventstore.Store) *process {
 	t.Helper()
 	models := readmodel.NewModels()
-	projector := readmodel.NewProjector(store, models, zerolog.Nop())
+	codec := codecFor(t, store)
+	projector := readmodel.NewProjector(store, codec, models, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- projector.Run(ctx) }()
@@ -68,7 +70,22 @@ func newProcess(t *testing.T, store eventstore.Store, appendStore eventstore.Sto
 	case <-time.After(waitLimit):
 		t.Fatalf("projector did not catch up within %s", waitLimit)
 	}
-	return &process{models: models, handler: command.NewHandler(appendStore, models, zerolog.Nop(), nil)}
+	return &process{models: models, handler: command.NewHandler(appendStore, codec, models, zerolog.Nop(), nil)}
+}
+
+// codecs maps each test store to the codec that every process on it
+// shares, as processes on one store share its keyring.
+var codecs sync.Map // eventstore.Store → *eventstore.Codec
+
+// codecFor returns the codec of the processes on store.
+func codecFor(t *testing.T, store eventstore.Store) *eventstore.Codec {
+	t.Helper()
+	if c, ok := codecs.Load(store); ok {
+		return c.(*eventstore.Codec)
+	}
+	c, _ := codecs.LoadOrStore(store, keyringtest.Codec(t))
+	t.Cleanup(func() { codecs.Delete(store) })
+	return c.(*eventstore.Codec)
 }
 
 // newTestProcess opens a store and starts one process on it.

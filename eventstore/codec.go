@@ -1,8 +1,11 @@
 package eventstore
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"time"
@@ -87,10 +90,37 @@ func timeLoggedV1ToV2(data json.RawMessage) (json.RawMessage, error) {
 	return json.Marshal(v1)
 }
 
-// Encode turns a domain event into an event to append, with metadata
-// sealed into the hash chain after prevHash, the hash of the stream's
-// previous event ("" for the first). It returns the event's hash.
-func Encode(id string, e domain.Event, md Metadata, prevHash string) (EventData, string, error) {
+// Codec turns domain events into stored events and back. It seals the
+// secrets and personal data of events that implement domain.PersonalData
+// with the project's data key from a Keyring, so that the log never holds
+// them in plain text.
+//
+// A Codec is safe for concurrent use.
+type Codec struct {
+	keys Keyring
+	// random supplies nonces; tests replace it to pin the sealed bytes.
+	random io.Reader
+}
+
+// NewCodec returns a codec that seals personal data with data keys from
+// keys. With a nil keys, encoding an event that carries personal data and
+// decoding a sealed value fail.
+func NewCodec(keys Keyring) *Codec {
+	return &Codec{keys: keys, random: rand.Reader}
+}
+
+// Encode turns a domain event of projectID into an event to append, with
+// its personal data sealed and its metadata sealed into the hash chain
+// after prevHash, the hash of the stream's previous event ("" for the
+// first). It returns the event's hash.
+func (c *Codec) Encode(ctx context.Context, id, projectID string, e domain.Event, md Metadata, prevHash string) (EventData, string, error) {
+	if pd, ok := e.(domain.PersonalData); ok {
+		sealed, err := c.seal(ctx, id, projectID, pd)
+		if err != nil {
+			return EventData{}, "", err
+		}
+		e = sealed
+	}
 	data, err := encodeUnsealed(id, e, md)
 	if err != nil {
 		return data, "", err
@@ -115,8 +145,11 @@ func encodeUnsealed(id string, e domain.Event, md Metadata) (EventData, error) {
 }
 
 // Decode turns a stored event into a domain event, upcasting older schema
-// versions to the current one.
-func Decode(r RecordedEvent) (Envelope, error) {
+// versions to the current one and opening sealed personal data. A sealed
+// value whose data key was destroyed decodes as domain.ErasedValue. Decode
+// returns an error wrapping ErrUnavailable when the keyring cannot be
+// reached.
+func (c *Codec) Decode(ctx context.Context, r RecordedEvent) (Envelope, error) {
 	env := Envelope{EventID: r.ID, Revision: r.Revision, Position: r.Position, RecordedAt: r.RecordedAt, Type: r.Type}
 	env.ProjectID, _ = ProjectIDOf(r.StreamID)
 	if err := json.Unmarshal(r.Metadata, &env.Metadata); err != nil {
@@ -132,6 +165,16 @@ func Decode(r RecordedEvent) (Envelope, error) {
 	}
 	if err := json.Unmarshal(data, e); err != nil {
 		return env, fmt.Errorf("decode %s event %s in %s: %w", r.Type, r.ID, r.StreamID, err)
+	}
+	if pd, ok := e.(domain.PersonalData); ok {
+		if err := c.open(ctx, r.ID, env.ProjectID, pd); err != nil {
+			return env, fmt.Errorf("open %s event %s in %s: %w", r.Type, r.ID, r.StreamID, err)
+		}
+	}
+	if _, ok := e.(*domain.PersonalDataErased); ok && c.keys != nil {
+		// Another process may have destroyed the key; a copy in memory
+		// would keep opening values that must now read as erased.
+		c.keys.Forget(env.ProjectID)
 	}
 	env.Event = e
 	env.Metadata.SchemaVersion = e.SchemaVersion()

@@ -47,7 +47,7 @@ func (r *Resolver) projectEventsUpTo(ctx context.Context, projectID string, limi
 	if err != nil {
 		return nil, fmt.Errorf("read project %s: %w", projectID, err)
 	}
-	return readmodel.DecodeAll(records)
+	return readmodel.DecodeAll(ctx, r.Codec, records)
 }
 
 func projectNotFound(field, projectID string) error {
@@ -240,7 +240,7 @@ func (r *Resolver) scanAll(ctx context.Context, position eventstore.Position, n 
 			if !filter.MatchRecord(rec) {
 				continue
 			}
-			env, err := eventstore.Decode(rec)
+			env, err := r.Codec.Decode(ctx, rec)
 			if err != nil {
 				return scan, err
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/integrationplatform/onboarding/domain"
 	"github.com/integrationplatform/onboarding/eventstore"
 	"github.com/integrationplatform/onboarding/eventstore/embedded"
+	"github.com/integrationplatform/onboarding/keyring/keyringtest"
 	"github.com/integrationplatform/onboarding/readmodel"
 )
 
@@ -29,7 +30,8 @@ func newAuditResolver(t *testing.T) *Resolver {
 		t.Fatalf("embedded.Open(%s) failed: %v", dir, err)
 	}
 	models := readmodel.NewModels()
-	projector := readmodel.NewProjector(store, models, zerolog.Nop())
+	codec := keyringtest.Codec(t)
+	projector := readmodel.NewProjector(store, codec, models, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- projector.Run(ctx) }()
@@ -43,7 +45,7 @@ func newAuditResolver(t *testing.T) *Resolver {
 		}
 	})
 	<-projector.CaughtUp()
-	return &Resolver{Commands: command.NewHandler(store, models, zerolog.Nop(), testClock), Models: models, Store: store, Log: zerolog.Nop()}
+	return &Resolver{Commands: command.NewHandler(store, codec, models, zerolog.Nop(), testClock), Models: models, Store: store, Codec: codec, Log: zerolog.Nop()}
 }
 
 // execute runs commands on a project and fails the test on an error. A

@@ -39,42 +39,48 @@ var (
 	auditors  = []string{roleAuditor, roleAdmin}
 	writers   = []string{roleEngineer, roleAdmin}
 	customers = []string{roleCustomer, roleEngineer, roleAdmin}
+	admins    = []string{roleAdmin}
 )
 
 // Permissions lists, for every root field, the roles that may use it. A
 // customer may use an operation only on its own customer's projects, except
 // for the fields in customerWide.
 var Permissions = map[string][]string{
-	"Query.project":                  everyone,
-	"Query.projects":                 everyone,
-	"Query.processTemplate":          everyone,
-	"Query.platforms":                everyone,
-	"Query.dashboard":                readers,
-	"Query.history":                  everyone,
-	"Query.projectDiff":              everyone,
-	"Query.auditLog":                 auditors,
-	"Query.verifyProjections":        auditors,
-	"Mutation.startProject":          writers,
-	"Mutation.submitAnswer":          customers,
-	"Mutation.addContact":            customers,
-	"Mutation.removeContact":         customers,
-	"Mutation.recordTestResult":      customers,
-	"Mutation.completeStep":          writers,
-	"Mutation.reopenStep":            writers,
-	"Mutation.logTime":               writers,
-	"Mutation.markWaitingOnCustomer": writers,
-	"Mutation.resumeWork":            writers,
-	"Mutation.completeProject":       writers,
-	"Mutation.cancelProject":         writers,
-	"Subscription.projectChanged":    everyone,
-	"Subscription.projectEvents":     everyone,
-	"Subscription.dashboardChanged":  readers,
+	"Query.project":                     everyone,
+	"Query.projects":                    everyone,
+	"Query.processTemplate":             everyone,
+	"Query.platforms":                   everyone,
+	"Query.dashboard":                   everyone,
+	"Query.history":                     everyone,
+	"Query.projectDiff":                 everyone,
+	"Query.auditLog":                    auditors,
+	"Query.verifyProjections":           auditors,
+	"Mutation.startProject":             writers,
+	"Mutation.submitAnswer":             customers,
+	"Mutation.addContact":               customers,
+	"Mutation.removeContact":            customers,
+	"Mutation.recordTestResult":         customers,
+	"Mutation.completeStep":             writers,
+	"Mutation.reopenStep":               writers,
+	"Mutation.logTime":                  writers,
+	"Mutation.markWaitingOnCustomer":    writers,
+	"Mutation.resumeWork":               writers,
+	"Mutation.completeProject":          writers,
+	"Mutation.cancelProject":            writers,
+	"Subscription.projectChanged":       everyone,
+	"Subscription.projectEvents":        everyone,
+	"Subscription.dashboardChanged":     everyone,
+	"Mutation.revealSecret":             writers,
+	"Mutation.eraseProjectPersonalData": admins,
 }
 
-// customerWide are the fields a customer may use without naming a project:
-// the list is narrowed to the customer's own projects, the rest hold no
-// project data.
-var customerWide = map[string]bool{"Query.projects": true, "Query.processTemplate": true, "Query.platforms": true}
+// customerWide are the fields a customer may use without naming a project.
+// The list, the dashboards and the event subscription are narrowed to the
+// customer's own projects by customerScope; the rest hold no project data.
+var customerWide = map[string]bool{
+	"Query.projects": true, "Query.processTemplate": true, "Query.platforms": true,
+	"Query.dashboard": true, "Subscription.dashboardChanged": true,
+}
 
 // Authorize is a gqlgen field middleware that checks every root field
 // against Permissions, in one place for queries, mutations and
@@ -118,6 +124,9 @@ func (r *Resolver) authorizeCustomer(operation string, args map[string]any, cust
 		return nil
 	}
 	projectID := projectArgument(args)
+	if projectID == "" && operation == "Subscription.projectEvents" {
+		return nil
+	}
 	if projectID == "" {
 		return &ForbiddenError{Operation: operation, Role: roleCustomer, Reason: "a customer must name one of its own projects"}
 	}
@@ -154,6 +163,20 @@ func projectArgument(args map[string]any) string {
 		return in.ProjectID
 	case model.RecordTestResultInput:
 		return in.ProjectID
+	case model.RevealSecretInput:
+		return in.ProjectID
+	case model.ErasePersonalDataInput:
+		return in.ProjectID
 	}
 	return ""
+}
+
+// customerScope returns the customer id that narrows a request of a caller
+// with the customer role, and "" for every other caller.
+func customerScope(ctx context.Context) string {
+	info := RequestInfoFrom(ctx)
+	if info.Actor.Role != roleCustomer {
+		return ""
+	}
+	return info.CustomerID
 }

@@ -10,11 +10,12 @@ import (
 )
 
 // eventView turns a stored event into its API form. Secret answer values
-// are masked like in the project view.
+// are masked like in the project view. Contact details are shown as
+// decoded, which is ErasedValue after an erasure.
 func eventView(env eventstore.Envelope) *model.ProjectEvent {
 	e := env.Event
 	if a, ok := e.(*domain.AnswerSubmitted); ok {
-		if q, found := domain.CurrentTemplate().Question(a.QuestionID); found && q.Kind == domain.KindSecret {
+		if q, found := domain.CurrentTemplate().Question(a.QuestionID); found && q.Kind == domain.KindSecret && !a.Erased {
 			masked := *a
 			masked.Value = readmodel.MaskSecret(a.Value)
 			e = &masked

@@ -19,5 +19,8 @@ type Resolver struct {
 	// Store is read by the audit queries: history, auditLog, projectDiff,
 	// verifyProjections and project with asOf.
 	Store eventstore.Store
+	// Codec decodes the events that the audit queries read, opening sealed
+	// personal data.
+	Codec *eventstore.Codec
 	Log   zerolog.Logger
 }

@@ -102,6 +102,16 @@ func (r *mutationResolver) CancelProject(ctx context.Context, input model.Cancel
 	return r.execute(ctx, input.ProjectID, domain.CancelProject{Reason: input.Reason}, input.ExpectedVersion, input.IdempotencyKey)
 }
 
+// RevealSecret is the resolver for the revealSecret field.
+func (r *mutationResolver) RevealSecret(ctx context.Context, input model.RevealSecretInput) (*model.RevealedSecret, error) {
+	return r.revealSecret(ctx, input)
+}
+
+// EraseProjectPersonalData is the resolver for the eraseProjectPersonalData field.
+func (r *mutationResolver) EraseProjectPersonalData(ctx context.Context, input model.ErasePersonalDataInput) (*model.ProjectPayload, error) {
+	return r.execute(ctx, input.ProjectID, domain.ErasePersonalData{Reason: input.Reason}, nil, input.IdempotencyKey)
+}
+
 // Platform is the resolver for the platform field.
 func (r *platformInfoResolver) Platform(ctx context.Context, obj *domain.PlatformInfo) (string, error) {
 	return string(obj.Platform), nil
@@ -189,7 +199,7 @@ func (r *queryResolver) Platforms(ctx context.Context) ([]*domain.PlatformInfo, 
 
 // Dashboard is the resolver for the dashboard field.
 func (r *queryResolver) Dashboard(ctx context.Context) (*readmodel.Dashboard, error) {
-	return r.Models.Dashboard(), nil
+	return r.Models.DashboardFor(customerScope(ctx)), nil
 }
 
 // History is the resolver for the history field.
@@ -238,34 +248,13 @@ func (r *subscriptionResolver) ProjectEvents(ctx context.Context, projectID *str
 			return nil, &domain.Error{Kind: domain.KindNotFound, Field: "projectId", Message: fmt.Sprintf("project %q does not exist", id)}
 		}
 	}
-	req := readmodel.FollowRequest{ProjectID: deref(projectID), After: position}
+	req := readmodel.FollowRequest{ProjectID: deref(projectID), After: position, CustomerID: customerScope(ctx)}
 	return follow(ctx, r.Resolver, req, func(c readmodel.Change) *model.ProjectEvent { return eventView(c.Envelope) }), nil
 }
 
 // DashboardChanged is the resolver for the dashboardChanged field.
 func (r *subscriptionResolver) DashboardChanged(ctx context.Context) (<-chan *readmodel.Dashboard, error) {
-	sub := r.Models.Feed().SubscribeDashboard()
-	out := make(chan *readmodel.Dashboard, 1)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case d, ok := <-sub.C:
-				if !ok {
-					return
-				}
-				select {
-				case out <- d:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	return r.dashboardChanged(ctx), nil
 }
 
 // LocalizedText returns generated.LocalizedTextResolver implementation.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -45,7 +46,7 @@ func follow[T any](ctx context.Context, r *Resolver, req readmodel.FollowRequest
 	go func() {
 		defer close(out)
 		var lastCursor string
-		err := r.Models.Follow(ctx, r.Store, req, func(c readmodel.Change) error {
+		err := r.Models.Follow(ctx, r.Store, r.Codec, req, func(c readmodel.Change) error {
 			select {
 			case out <- convert(c):
 				lastCursor = c.Envelope.Position.Cursor()
@@ -151,4 +152,42 @@ func takePendingError(ctx context.Context, err error) (*gqlerror.Error, bool) {
 		presented.Path = ast.Path{ast.PathName(null.Field)}
 	}
 	return &presented, true
+}
+
+// dashboardChanged sends the dashboard now and after changes, narrowed to
+// the caller's own projects for a customer.
+func (r *Resolver) dashboardChanged(ctx context.Context) <-chan *readmodel.Dashboard {
+	customerID := customerScope(ctx)
+	sub := r.Models.Feed().SubscribeDashboard()
+	out := make(chan *readmodel.Dashboard, 1)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		var last *readmodel.Dashboard
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case d, ok := <-sub.C:
+				if !ok {
+					return
+				}
+				if customerID != "" {
+					// The feed's dashboard counts every project; a customer
+					// gets one of its own, sent only when it changed.
+					own := r.Models.DashboardFor(customerID)
+					if reflect.DeepEqual(own, last) {
+						continue
+					}
+					d, last = own, own
+				}
+				select {
+				case out <- d:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
 }

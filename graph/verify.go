@@ -24,7 +24,7 @@ const MaxDifferences = 1000
 // view's version instead.
 func (r *Resolver) verifyProjections(ctx context.Context) (*model.VerificationReport, error) {
 	target := r.Models.Position()
-	rebuilt, err := rebuildUpTo(ctx, r.Store, target)
+	rebuilt, err := rebuildUpTo(ctx, r.Store, r.Codec, target)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ type rebuild struct {
 
 // rebuildUpTo applies every project event of the store up to and including
 // target to new read models, as the projector does.
-func rebuildUpTo(ctx context.Context, store eventstore.Store, target eventstore.Position) (*rebuild, error) {
+func rebuildUpTo(ctx context.Context, store eventstore.Store, codec *eventstore.Codec, target eventstore.Position) (*rebuild, error) {
 	b := &rebuild{models: readmodel.NewModels()}
 	defer b.models.Feed().Close()
 	filter := eventstore.Filter{StreamPrefix: eventstore.StreamPrefix}
@@ -100,7 +100,7 @@ func rebuildUpTo(ctx context.Context, store eventstore.Store, target eventstore.
 			}
 			after = rec.Position
 			b.events++
-			env, err := eventstore.Decode(rec)
+			env, err := codec.Decode(ctx, rec)
 			if err == nil {
 				err = b.models.Apply(env)
 			}

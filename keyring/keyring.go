@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -46,9 +47,14 @@ type Keyring struct {
 	master  *MasterKey
 	storage Storage
 
-	mu sync.Mutex // guards cache
-	// cache maps project ids to unwrapped data keys.
+	mu sync.Mutex // guards cache and forgetCount
+	// cache maps project ids to unwrapped data keys. Callers get copies, so
+	// Forget can wipe these slices.
 	cache map[string][]byte
+	// forgetCount counts Forget calls. A key read from storage is cached only if
+	// no Forget ran since the read started, so a DataKey that races with
+	// DestroyKey cannot put the destroyed key back into the cache.
+	forgetCount uint64
 }
 
 var _ eventstore.Keyring = (*Keyring)(nil)
@@ -63,14 +69,15 @@ func New(master *MasterKey, storage Storage) *Keyring {
 func (k *Keyring) DataKey(ctx context.Context, projectID string, create bool) ([]byte, error) {
 	k.mu.Lock()
 	key, ok := k.cache[projectID]
+	forgetCount := k.forgetCount
 	k.mu.Unlock()
 	if ok {
-		return key, nil
+		return bytes.Clone(key), nil
 	}
 
 	wrapped, err := k.storage.Get(ctx, projectID)
 	if errors.Is(err, eventstore.ErrKeyNotFound) && create {
-		return k.create(ctx, projectID)
+		return k.create(ctx, projectID, forgetCount)
 	}
 	if err != nil {
 		return nil, err
@@ -79,13 +86,14 @@ func (k *Keyring) DataKey(ctx context.Context, projectID string, create bool) ([
 	if err != nil {
 		return nil, err
 	}
-	k.remember(projectID, key)
-	return key, nil
+	k.remember(projectID, key, forgetCount)
+	return bytes.Clone(key), nil
 }
 
 // create makes a new data key, or returns the one that a concurrent caller
-// (possibly in another process) stored first.
-func (k *Keyring) create(ctx context.Context, projectID string) ([]byte, error) {
+// (possibly in another process) stored first. forgetCount is the Forget
+// count from before the storage read that found no key.
+func (k *Keyring) create(ctx context.Context, projectID string, forgetCount uint64) ([]byte, error) {
 	key := make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
@@ -101,13 +109,16 @@ func (k *Keyring) create(ctx context.Context, projectID string) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("store data key of project %s: %w", projectID, err)
 	}
-	k.remember(projectID, key)
-	return key, nil
+	k.remember(projectID, key, forgetCount)
+	return bytes.Clone(key), nil
 }
 
-func (k *Keyring) remember(projectID string, key []byte) {
+// remember caches key unless Forget ran after the caller read forgetCount.
+func (k *Keyring) remember(projectID string, key []byte, forgetCount uint64) {
 	k.mu.Lock()
-	k.cache[projectID] = key
+	if k.forgetCount == forgetCount {
+		k.cache[projectID] = key
+	}
 	k.mu.Unlock()
 }
 
@@ -124,6 +135,7 @@ func (k *Keyring) DestroyKey(ctx context.Context, projectID string) error {
 // Forget implements eventstore.Keyring.
 func (k *Keyring) Forget(projectID string) {
 	k.mu.Lock()
+	k.forgetCount++
 	if key, ok := k.cache[projectID]; ok {
 		clear(key)
 		delete(k.cache, projectID)

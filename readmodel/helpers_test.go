@@ -11,6 +11,7 @@ import (
 	"github.com/integrationplatform/onboarding/domain"
 	"github.com/integrationplatform/onboarding/eventstore"
 	"github.com/integrationplatform/onboarding/eventstore/embedded"
+	"github.com/integrationplatform/onboarding/keyring/keyringtest"
 	"github.com/integrationplatform/onboarding/readmodel"
 )
 
@@ -50,6 +51,7 @@ func openStore(t *testing.T) *embedded.Store {
 type scenario struct {
 	t        *testing.T
 	store    *embedded.Store
+	codec    *eventstore.Codec
 	models   *readmodel.Models
 	projects map[string]*domain.Project
 }
@@ -58,7 +60,7 @@ type scenario struct {
 // writes, for tests in which a projector feeds the read models.
 func newScenario(t *testing.T, models *readmodel.Models) *scenario {
 	t.Helper()
-	return &scenario{t: t, store: openStore(t), models: models, projects: map[string]*domain.Project{}}
+	return &scenario{t: t, store: openStore(t), codec: keyringtest.Codec(t), models: models, projects: map[string]*domain.Project{}}
 }
 
 // start starts a project with a new id at time at and returns the id.
@@ -129,7 +131,7 @@ func (s *scenario) appendEvents(projectID string, from int, at time.Time, events
 	prev := s.lastHash(projectID, from)
 	for i, e := range events {
 		var err error
-		if data[i], prev, err = eventstore.Encode(uuid.NewString(), e, md, prev); err != nil {
+		if data[i], prev, err = s.codec.Encode(context.Background(), uuid.NewString(), projectID, e, md, prev); err != nil {
 			s.t.Fatalf("Encode of %s failed: %v", e.EventType(), err)
 		}
 	}
@@ -154,7 +156,7 @@ func (s *scenario) readStream(projectID string, from int) []eventstore.Envelope 
 	}
 	envelopes := make([]eventstore.Envelope, len(records))
 	for i, r := range records {
-		if envelopes[i], err = eventstore.Decode(r); err != nil {
+		if envelopes[i], err = s.codec.Decode(context.Background(), r); err != nil {
 			s.t.Fatalf("Decode of stored event %s failed: %v", r.ID, err)
 		}
 	}
@@ -368,7 +370,7 @@ func (s *scenario) lastHash(projectID string, from int) string {
 	if err != nil {
 		s.t.Fatalf("read the last event of %s: %v", projectID, err)
 	}
-	env, err := eventstore.Decode(records[0])
+	env, err := s.codec.Decode(context.Background(), records[0])
 	if err != nil {
 		s.t.Fatal(err)
 	}

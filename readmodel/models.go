@@ -143,6 +143,19 @@ func (m *Models) Project(id string) (*Project, bool) {
 	return s.view(), true
 }
 
+// Secret returns the plain value of a secret answer as it was at the
+// project version. It reports false when the project or the answer does not
+// exist at that version, or the value was erased.
+func (m *Models) Secret(projectID string, key domain.AnswerKey, version int) (string, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s, ok := m.projects[projectID]
+	if !ok {
+		return "", false
+	}
+	return s.secret(key, version)
+}
+
 // ProjectCustomer returns the customer id of a project.
 func (m *Models) ProjectCustomer(id string) (string, bool) {
 	m.mu.RLock()
@@ -272,10 +285,14 @@ func decodeCursor(cursor string) (int, error) {
 }
 
 // Dashboard returns the summary of every project.
-func (m *Models) Dashboard() *Dashboard {
+func (m *Models) Dashboard() *Dashboard { return m.DashboardFor("") }
+
+// DashboardFor returns the summary of the projects of customerID, or of
+// every project when customerID is empty.
+func (m *Models) DashboardFor(customerID string) *Dashboard {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	d := &Dashboard{TotalProjects: len(m.order)}
+	d := &Dashboard{}
 	statusCounts := map[domain.Status]int{}
 	phaseCounts := map[string]int{}
 	var leadTime time.Duration
@@ -284,6 +301,10 @@ func (m *Models) Dashboard() *Dashboard {
 	for _, s := range m.order {
 		p := s.agg
 		info := p.Info()
+		if customerID != "" && info.CustomerID != customerID {
+			continue
+		}
+		d.TotalProjects++
 		statusCounts[p.Status()]++
 		d.EstimatedHours += info.EstimatedHours
 		d.LoggedHours += p.LoggedHours()

@@ -31,6 +31,7 @@ type projectState struct {
 	answers      map[domain.AnswerKey][]Answer
 	testRuns     map[string][]TestAttempt
 	timeEntries  []TimeEntry
+	erasure      *Erasure
 }
 
 func newProjectState(id string, index int) *projectState {
@@ -70,7 +71,7 @@ func (s *projectState) apply(env eventstore.Envelope) error {
 		s.startedAt, s.startedBy = at, by
 	case *domain.AnswerSubmitted:
 		key := domain.AnswerKey{QuestionID: e.QuestionID, SystemID: e.SystemID}
-		s.answers[key] = append(s.answers[key], Answer{Value: e.Value, Version: version, SubmittedAt: at, SubmittedBy: by})
+		s.answers[key] = append(s.answers[key], Answer{Value: e.Value, Erased: e.Erased, Version: version, SubmittedAt: at, SubmittedBy: by})
 	case *domain.ContactAdded:
 		s.contactAdded[e.ContactID] = at
 	case *domain.StepCompleted:
@@ -89,8 +90,37 @@ func (s *projectState) apply(env eventstore.Envelope) error {
 		s.completedAt = &at
 	case *domain.ProjectCancelled:
 		s.cancelledAt, s.cancelReason = &at, e.Reason
+	case *domain.PersonalDataErased:
+		s.erase()
+		s.erasure = &Erasure{Reason: e.Reason, ErasedAt: at, ErasedBy: by, Version: version}
 	}
 	return nil
+}
+
+// erase replaces every revision of every secret answer with ErasedValue,
+// as decoding their events without the data key does.
+func (s *projectState) erase() {
+	for key, revisions := range s.answers {
+		q, ok := s.agg.Template().Question(key.QuestionID)
+		if !ok || q.Kind != domain.KindSecret {
+			continue
+		}
+		for i := range revisions {
+			revisions[i].Value, revisions[i].Erased = domain.ErasedValue, true
+		}
+	}
+}
+
+// secret returns the plain value of a secret answer that was current at
+// the project version.
+func (s *projectState) secret(key domain.AnswerKey, version int) (string, bool) {
+	revisions := s.answers[key]
+	for i := len(revisions) - 1; i >= 0; i-- {
+		if revisions[i].Version <= version {
+			return revisions[i].Value, !revisions[i].Erased
+		}
+	}
+	return "", false
 }
 
 // MaskSecret hides all but the last four characters of a secret, and all of
@@ -127,14 +157,14 @@ func (s *projectState) buildView() *Project {
 		UsesSettlement: info.UsesSettlement, PreviousProjectID: info.PreviousProjectID,
 		EstimatedHours: info.EstimatedHours, LoggedHours: p.LoggedHours(),
 		TimeEntries: append([]TimeEntry(nil), s.timeEntries...),
-		StartedAt:   s.startedAt, UpdatedAt: s.updatedAt, StartedBy: s.startedBy,
+		StartedAt:   s.startedAt, UpdatedAt: s.updatedAt, StartedBy: s.startedBy, Erasure: s.erasure,
 		CompletedAt: s.completedAt, CancelledAt: s.cancelledAt, CancellationReason: s.cancelReason,
 	}
 	for _, sys := range p.Systems() {
 		v.Systems = append(v.Systems, systemView(sys))
 	}
 	for _, c := range p.Contacts() {
-		v.Contacts = append(v.Contacts, Contact{ID: c.ID, Name: c.Name, Email: c.Email, Phone: c.Phone, Role: c.Role, AddedAt: s.contactAdded[c.ID]})
+		v.Contacts = append(v.Contacts, Contact{ID: c.ID, Name: c.Name, Email: c.Email, Phone: c.Phone, Role: c.Role, AddedAt: s.contactAdded[c.ID], Erased: c.Erased})
 	}
 	answered, required, missing := p.Questionnaire()
 	v.Questionnaire = Questionnaire{Answered: answered, Required: required, Missing: missing}
@@ -234,7 +264,7 @@ func (s *projectState) questionView(a domain.Asked) Question {
 		view.System = &sys
 	}
 	for _, ans := range s.answers[a.Key()] {
-		if q.Kind == domain.KindSecret {
+		if q.Kind == domain.KindSecret && !ans.Erased {
 			ans.Value = MaskSecret(ans.Value)
 		}
 		view.Revisions = append(view.Revisions, ans)

@@ -21,6 +21,7 @@ const CatchUpBatch = 4096
 // applies every project event to them.
 type Projector struct {
 	store  eventstore.Store
+	codec  *eventstore.Codec
 	models *Models
 	log    zerolog.Logger
 
@@ -29,9 +30,10 @@ type Projector struct {
 	failures atomic.Int64
 }
 
-// NewProjector returns a projector that feeds models from store.
-func NewProjector(store eventstore.Store, models *Models, log zerolog.Logger) *Projector {
-	return &Projector{store: store, models: models, log: log, caughtUp: make(chan struct{})}
+// NewProjector returns a projector that feeds models from store, decoding
+// events with codec.
+func NewProjector(store eventstore.Store, codec *eventstore.Codec, models *Models, log zerolog.Logger) *Projector {
+	return &Projector{store: store, codec: codec, models: models, log: log, caughtUp: make(chan struct{})}
 }
 
 // CaughtUp is closed once the projector has applied every event that was
@@ -116,7 +118,7 @@ func (p *Projector) catchUp(ctx context.Context, filter eventstore.Filter) (int,
 				return
 			}
 			select {
-			case batches <- decodeAll(events):
+			case batches <- decodeAll(ctx, p.codec, events):
 			case <-ctx.Done():
 				return
 			}
@@ -150,8 +152,8 @@ type decodedEvent struct {
 
 // DecodeAll decodes events in parallel, one chunk per CPU, and returns
 // them in order. It returns the first error met.
-func DecodeAll(events []eventstore.RecordedEvent) ([]eventstore.Envelope, error) {
-	decoded := decodeAll(events)
+func DecodeAll(ctx context.Context, codec *eventstore.Codec, events []eventstore.RecordedEvent) ([]eventstore.Envelope, error) {
+	decoded := decodeAll(ctx, codec, events)
 	envs := make([]eventstore.Envelope, len(decoded))
 	for i, d := range decoded {
 		if d.err != nil {
@@ -163,7 +165,7 @@ func DecodeAll(events []eventstore.RecordedEvent) ([]eventstore.Envelope, error)
 }
 
 // decodeAll decodes events in parallel, one chunk per CPU, keeping order.
-func decodeAll(events []eventstore.RecordedEvent) []decodedEvent {
+func decodeAll(ctx context.Context, codec *eventstore.Codec, events []eventstore.RecordedEvent) []decodedEvent {
 	out := make([]decodedEvent, len(events))
 	workers := runtime.GOMAXPROCS(0)
 	chunk := (len(events) + workers - 1) / workers
@@ -174,7 +176,7 @@ func decodeAll(events []eventstore.RecordedEvent) []decodedEvent {
 		go func() {
 			defer wg.Done()
 			for i := start; i < end; i++ {
-				env, err := eventstore.Decode(events[i])
+				env, err := codec.Decode(ctx, events[i])
 				out[i] = decodedEvent{record: events[i], env: env, err: err}
 			}
 		}()
@@ -194,15 +196,15 @@ func (p *Projector) follow(ctx context.Context, filter eventstore.Filter) error 
 		if err != nil {
 			return err
 		}
-		p.apply(r)
+		p.apply(ctx, r)
 	}
 }
 
 // apply decodes and applies one event. An event that cannot be decoded or
 // applied is logged and skipped, so one bad event does not stop every read
 // model; Failures counts them.
-func (p *Projector) apply(r eventstore.RecordedEvent) {
-	env, err := eventstore.Decode(r)
+func (p *Projector) apply(ctx context.Context, r eventstore.RecordedEvent) {
+	env, err := p.codec.Decode(ctx, r)
 	p.applyDecoded(r, env, err)
 }
 

@@ -21,9 +21,9 @@ const waitLimit = 10 * time.Second
 
 // runProjector starts a projector that feeds models from the store and
 // stops it when the test ends, checking that Run returned nil.
-func runProjector(t *testing.T, store eventstore.Store, models *readmodel.Models) *readmodel.Projector {
+func runProjector(t *testing.T, store eventstore.Store, codec *eventstore.Codec, models *readmodel.Models) *readmodel.Projector {
 	t.Helper()
-	projector := readmodel.NewProjector(store, models, zerolog.Nop())
+	projector := readmodel.NewProjector(store, codec, models, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- projector.Run(ctx) }()
@@ -65,7 +65,7 @@ func TestProjectorCatchUpThenLive(t *testing.T) {
 	storedAt := stored[len(stored)-1].Position
 
 	models := readmodel.NewModels()
-	projector := runProjector(t, s.store, models)
+	projector := runProjector(t, s.store, s.codec, models)
 	waitCaughtUp(t, projector)
 
 	if got := models.Position(); got != storedAt {
@@ -118,7 +118,7 @@ func TestProjectorCatchUpBatchEdges(t *testing.T) {
 			stored := s.record(id, hours(1), cmds...)
 
 			models := readmodel.NewModels()
-			waitCaughtUp(t, runProjector(t, s.store, models))
+			waitCaughtUp(t, runProjector(t, s.store, s.codec, models))
 
 			if got, want := models.Position(), stored[len(stored)-1].Position; got != want {
 				t.Errorf("position = %s when caught up, expected %s", got, want)
@@ -152,7 +152,7 @@ func TestProjectorSkipsUndecodableEvent(t *testing.T) {
 	first := s.start(hours(0), hostedStart("customer-1"))
 
 	models := readmodel.NewModels()
-	projector := runProjector(t, s.store, models)
+	projector := runProjector(t, s.store, s.codec, models)
 	waitCaughtUp(t, projector)
 
 	if n := projector.Failures(); n != 1 {

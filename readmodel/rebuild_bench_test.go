@@ -13,6 +13,7 @@ import (
 	"github.com/integrationplatform/onboarding/domain"
 	"github.com/integrationplatform/onboarding/eventstore"
 	"github.com/integrationplatform/onboarding/eventstore/embedded"
+	"github.com/integrationplatform/onboarding/keyring/keyringtest"
 	"github.com/integrationplatform/onboarding/readmodel"
 )
 
@@ -74,7 +75,7 @@ func sampleAnswer(a domain.Asked) string {
 }
 
 // fillStore appends whole project runs until about n events are stored.
-func fillStore(b *testing.B, store eventstore.Store, n int) int {
+func fillStore(b *testing.B, store eventstore.Store, codec *eventstore.Codec, n int) int {
 	perProject := len(projectRun(b, uuid.NewString()))
 	projects := (n + perProject - 1) / perProject
 	md := eventstore.Metadata{Actor: eventstore.Actor{UserID: "bench", Role: "engineer"}, OccurredAt: time.Now().UTC()}
@@ -92,7 +93,7 @@ func fillStore(b *testing.B, store eventstore.Store, n int) int {
 				data := make([]eventstore.EventData, len(run))
 				prev := ""
 				for i, e := range run {
-					data[i], prev, _ = eventstore.Encode(uuid.NewString(), e, md, prev)
+					data[i], prev, _ = codec.Encode(context.Background(), uuid.NewString(), id, e, md, prev)
 				}
 				if _, err := store.Append(context.Background(), eventstore.StreamName(id), eventstore.NoStream(), data...); err != nil {
 					mu.Lock()
@@ -122,7 +123,8 @@ func BenchmarkRebuild(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	total := fillStore(b, store, *rebuildEvents)
+	codec := keyringtest.Codec(b)
+	total := fillStore(b, store, codec, *rebuildEvents)
 	b.Logf("stored %d events", total)
 
 	b.Run("read-only", func(b *testing.B) {
@@ -148,7 +150,7 @@ func BenchmarkRebuild(b *testing.B) {
 	b.Run("projector", func(b *testing.B) {
 		for range b.N {
 			models := readmodel.NewModels()
-			projector := readmodel.NewProjector(store, models, zerolog.Nop())
+			projector := readmodel.NewProjector(store, codec, models, zerolog.Nop())
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- projector.Run(ctx) }()

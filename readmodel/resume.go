@@ -19,6 +19,8 @@ type FollowRequest struct {
 	// then the live ones. When nil, only changes applied after the
 	// subscription started are sent.
 	After *eventstore.Position
+	// CustomerID, when set, selects only the projects of that customer.
+	CustomerID string
 }
 
 // Follow subscribes to the change feed and calls send with each change, in
@@ -30,9 +32,12 @@ type FollowRequest struct {
 // of send, an error of store, or ErrSubscriberTooSlow when send fell more
 // than SubscriberBuffer live changes behind. A drop during the catch-up is
 // not returned: Follow subscribes again and reads the store further.
-func (m *Models) Follow(ctx context.Context, store eventstore.Store, req FollowRequest, send func(Change) error) error {
+func (m *Models) Follow(ctx context.Context, store eventstore.Store, codec *eventstore.Codec, req FollowRequest, send func(Change) error) error {
 	if req.Views && req.ProjectID == "" {
 		return fmt.Errorf("follow changes: views need a project id")
+	}
+	if req.CustomerID != "" {
+		send = m.onlyCustomer(req.CustomerID, send)
 	}
 	if req.After == nil {
 		sub := m.feed.Subscribe(req.ProjectID, req.Views)
@@ -40,7 +45,7 @@ func (m *Models) Follow(ctx context.Context, store eventstore.Store, req FollowR
 		return followLive(ctx, sub, eventstore.Start, send)
 	}
 
-	reader := newCatchUpReader(store, req)
+	reader := newCatchUpReader(store, codec, req)
 	for {
 		sub, upTo := m.subscribeAt(req.ProjectID, req.Views)
 		if err := reader.sendUpTo(ctx, upTo, send); err != nil {
@@ -100,6 +105,7 @@ func followLive(ctx context.Context, sub *Subscription, last eventstore.Position
 // to apply is sent in the catch-up, although the live feed never sends it.
 type catchUpReader struct {
 	store eventstore.Store
+	codec *eventstore.Codec
 	req   FollowRequest
 	// last is the position of the last event sent, or req.After.
 	last eventstore.Position
@@ -110,8 +116,8 @@ type catchUpReader struct {
 	nextRevision uint64
 }
 
-func newCatchUpReader(store eventstore.Store, req FollowRequest) *catchUpReader {
-	r := &catchUpReader{store: store, req: req, last: *req.After}
+func newCatchUpReader(store eventstore.Store, codec *eventstore.Codec, req FollowRequest) *catchUpReader {
+	r := &catchUpReader{store: store, codec: codec, req: req, last: *req.After}
 	if req.Views {
 		r.state = newProjectState(req.ProjectID, 0)
 	}
@@ -149,7 +155,7 @@ func (r *catchUpReader) sendLogUpTo(ctx context.Context, upTo eventstore.Positio
 				r.last = rec.Position
 				continue
 			}
-			env, err := eventstore.Decode(rec)
+			env, err := r.codec.Decode(ctx, rec)
 			r.last = rec.Position
 			if err != nil {
 				continue
@@ -182,7 +188,7 @@ func (r *catchUpReader) sendStreamUpTo(ctx context.Context, upTo eventstore.Posi
 				return nil
 			}
 			r.nextRevision = rec.Revision + 1
-			env, err := eventstore.Decode(rec)
+			env, err := r.codec.Decode(ctx, rec)
 			if err == nil {
 				err = r.state.apply(env)
 			}
@@ -197,5 +203,24 @@ func (r *catchUpReader) sendStreamUpTo(ctx context.Context, upTo eventstore.Posi
 		if len(records) < CatchUpBatch {
 			return nil
 		}
+	}
+}
+
+// onlyCustomer returns a send function that passes on only the changes of
+// customerID's projects. A project's customer never changes, so each
+// project is looked up once.
+func (m *Models) onlyCustomer(customerID string, send func(Change) error) func(Change) error {
+	owned := map[string]bool{}
+	return func(c Change) error {
+		mine, seen := owned[c.Envelope.ProjectID]
+		if !seen {
+			owner, _ := m.ProjectCustomer(c.Envelope.ProjectID)
+			mine = owner == customerID
+			owned[c.Envelope.ProjectID] = mine
+		}
+		if !mine {
+			return nil
+		}
+		return send(c)
 	}
 }

@@ -77,7 +77,7 @@ func TestFollowCatchUpOutrunsBuffer(t *testing.T) {
 	followDone := make(chan error, 1)
 	go func() {
 		first := true
-		followDone <- models.Follow(ctx, s.store, readmodel.FollowRequest{ProjectID: id, After: &after}, func(c readmodel.Change) error {
+		followDone <- models.Follow(ctx, s.store, s.codec, readmodel.FollowRequest{ProjectID: id, After: &after}, func(c readmodel.Change) error {
 			if first {
 				// Hold the catch-up until the live changes overflowed the
 				// subscription's buffer.
@@ -132,7 +132,7 @@ func TestFollowViewsAfterEachEvent(t *testing.T) {
 	got := &collector{}
 	followDone := make(chan error, 1)
 	go func() {
-		followDone <- models.Follow(ctx, s.store, readmodel.FollowRequest{ProjectID: id, Views: true, After: &after}, func(c readmodel.Change) error {
+		followDone <- models.Follow(ctx, s.store, s.codec, readmodel.FollowRequest{ProjectID: id, Views: true, After: &after}, func(c readmodel.Change) error {
 			return got.add(c)
 		})
 	}()
@@ -168,7 +168,7 @@ func TestFollowWithoutAfterSendsOnlyLive(t *testing.T) {
 	got := &collector{}
 	followDone := make(chan error, 1)
 	go func() {
-		followDone <- models.Follow(ctx, s.store, readmodel.FollowRequest{ProjectID: id}, got.add)
+		followDone <- models.Follow(ctx, s.store, s.codec, readmodel.FollowRequest{ProjectID: id}, got.add)
 	}()
 	for models.Feed().Subscribers() == 0 {
 		time.Sleep(time.Millisecond)

@@ -22,7 +22,8 @@ func TestReplayOldTimeLoggedVersion(t *testing.T) {
 	}
 	defer store.Close()
 	id := uuid.NewString()
-	start, prev, err := eventstore.Encode(uuid.NewString(), &domain.ProjectStarted{ProjectID: id, CustomerID: "c", CustomerName: "C", Name: "n", TemplateVersion: 1,
+	codec := eventstore.NewCodec(nil)
+	start, prev, err := codec.Encode(context.Background(), uuid.NewString(), id, &domain.ProjectStarted{ProjectID: id, CustomerID: "c", CustomerName: "C", Name: "n", TemplateVersion: 1,
 		Systems: []domain.System{{ID: "shop", Name: "Shop", Platform: "SHOPIFY"}}}, eventstore.Metadata{Actor: eventstore.Actor{UserID: "u"}}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestReplayOldTimeLoggedVersion(t *testing.T) {
 	}
 
 	models := readmodel.NewModels()
-	projector := readmodel.NewProjector(store, models, zerolog.Nop())
+	projector := readmodel.NewProjector(store, codec, models, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- projector.Run(ctx) }()

@@ -50,6 +50,16 @@ type Project struct {
 	CancellationReason    string
 	// StartedBy is the user id of the actor who started the project.
 	StartedBy string
+	// Erasure is set once the project's personal data was erased.
+	Erasure *Erasure
+}
+
+// Erasure describes the erasure of a project's personal data.
+type Erasure struct {
+	Reason   string
+	ErasedAt time.Time
+	ErasedBy string
+	Version  int
 }
 
 // System is a connected system.
@@ -80,6 +90,8 @@ type Contact struct {
 	Phone   string
 	Role    string
 	AddedAt time.Time
+	// Erased is set when name, e-mail and phone were erased.
+	Erased bool
 }
 
 // Waiting describes a wait on the customer.
@@ -156,7 +168,11 @@ type Question struct {
 
 // Answer is one submitted answer. Value is masked for SECRET questions.
 type Answer struct {
-	Value       string
+	// Value is the canonical answer, masked for a secret and ErasedValue
+	// after an erasure.
+	Value string
+	// Erased is set when Value was erased with the project's personal data.
+	Erased      bool
 	Version     int
 	SubmittedAt time.Time
 	SubmittedBy string

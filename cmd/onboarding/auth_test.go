@@ -100,8 +100,11 @@ func TestOpenServerOnlyOnLoopback(t *testing.T) {
 	if _, err := parseServeFlags([]string{"--addr", "0.0.0.0:8080"}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("non-loopback address without authentication: %v, want a refusal naming loopback", err)
 	}
-	if _, err := parseServeFlags([]string{"--addr", "0.0.0.0:8080", "--jwt-secret", testSecret}, env(nil), io.Discard); err != nil {
-		t.Errorf("non-loopback address with authentication: %v", err)
+	if _, err := parseServeFlags([]string{"--addr", "0.0.0.0:8080", "--jwt-secret", testSecret}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "master key") {
+		t.Errorf("non-loopback address with authentication and the development master key: %v, want a refusal naming the master key", err)
+	}
+	if _, err := parseServeFlags([]string{"--addr", "0.0.0.0:8080", "--jwt-secret", testSecret}, env(map[string]string{"ONBOARDING_MASTER_KEY": testMasterKey}), io.Discard); err != nil {
+		t.Errorf("non-loopback address with authentication and a master key: %v", err)
 	}
 	if _, err := parseServeFlags([]string{"--jwt-secret", "short"}, env(nil), io.Discard); err == nil {
 		t.Error("a 5-byte secret was accepted")

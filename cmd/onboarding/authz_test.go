@@ -119,6 +119,9 @@ func TestRoleMatrix(t *testing.T) {
 		q("Mutation.resumeWork", `mutation($p: ID!) { resumeWork(input: {projectId: $p}) { project { id } } }`, own),
 		q("Mutation.completeProject", `mutation($p: ID!) { completeProject(input: {projectId: $p}) { project { id } } }`, own),
 		q("Mutation.cancelProject", `mutation($p: ID!) { cancelProject(input: {projectId: $p, reason: "x"}) { project { id } } }`, own),
+		q("Mutation.revealSecret", `mutation($p: ID!) { revealSecret(input: {projectId: $p, questionId: "platform-login"}) { value } }`, own),
+		// Erasure comes last: it changes the project for good.
+		q("Mutation.eraseProjectPersonalData", `mutation($p: ID!) { eraseProjectPersonalData(input: {projectId: $p, reason: "x"}) { project { id } } }`, own),
 	}
 	if len(ops)+3 != len(graph.Permissions) {
 		t.Fatalf("the matrix covers %d operations, Permissions lists %d", len(ops)+3, len(graph.Permissions))
@@ -169,6 +172,11 @@ func TestRoleMatrix(t *testing.T) {
 	if got := count(tokens["customer"], `(filter: {customerId: "globex"})`); got != acme {
 		t.Errorf("customer asking for globex sees %d projects, want its own %d", got, acme)
 	}
+	var dashboard struct{ TotalProjects int }
+	_ = json.Unmarshal(s.as(t, tokens["customer"], `{ dashboard { totalProjects } }`, nil).Data["dashboard"], &dashboard)
+	if dashboard.TotalProjects != acme {
+		t.Errorf("customer's dashboard counts %d projects, want its own %d", dashboard.TotalProjects, acme)
+	}
 
 	subs := []operation{
 		q("Subscription.projectChanged", `subscription($p: ID!) { projectChanged(id: $p) { event { type } } }`, own),
@@ -183,6 +191,9 @@ func TestRoleMatrix(t *testing.T) {
 				t.Errorf("%s as %s: code %q, want allowed %v", op.field, role, code, allowed)
 			}
 		}
+	}
+	if code := s.subscribeAs(t, tokens["customer"], `subscription { projectEvents { type } }`, nil); code != "" {
+		t.Errorf("customer subscribing to the events of all its projects: code %q, want allowed", code)
 	}
 	if code := s.subscribeAs(t, tokens["customer"], `subscription($p: ID!) { projectChanged(id: $p) { event { type } } }`, map[string]any{"p": other}); code != "FORBIDDEN" {
 		t.Errorf("customer subscribing to another customer's project: code %q, want FORBIDDEN", code)

@@ -12,7 +12,7 @@ import (
 // CI, and checks that the API is wired to the database.
 func TestComposeFile(t *testing.T) {
 	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"}, cli.WithWorkingDirectory("../.."), cli.WithName("onboarding"),
-		cli.WithEnv([]string{"ONBOARDING_JWT_SECRET=" + testSecret}))
+		cli.WithEnv([]string{"ONBOARDING_JWT_SECRET=" + testSecret, "ONBOARDING_MASTER_KEY=" + testMasterKey}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestComposeFile(t *testing.T) {
 	if api.Build == nil {
 		t.Error("api is not built from the Dockerfile")
 	}
-	for _, key := range []string{"ONBOARDING_STORE", "ONBOARDING_ESDB_URL"} {
+	for _, key := range []string{"ONBOARDING_STORE", "ONBOARDING_ESDB_URL", "ONBOARDING_MASTER_KEY"} {
 		if v := api.Environment[key]; v == nil || *v == "" {
 			t.Errorf("api environment lacks %s", key)
 		}

@@ -29,6 +29,10 @@ type Config struct {
 	// a secret nor a key set is given.
 	Auth    auth.Config
 	jwtHMAC string
+	// MasterKeyFile is the file of the master key that wraps data keys.
+	MasterKeyFile string
+	// masterKey is the master key given in the environment.
+	masterKey string
 }
 
 // DefaultConfig returns the configuration of a run without flags.
@@ -89,7 +93,10 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	if err := cfg.validate(); err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.checkOpenAddress()
+	if err := cfg.checkOpenAddress(); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.checkMasterKey()
 }
 
 // checkOpenAddress refuses to serve without authentication on an address
@@ -101,14 +108,28 @@ func (c *Config) checkOpenAddress() error {
 		}
 		return nil
 	}
-	host, _, _ := net.SplitHostPort(c.Addr)
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if !isLoopback(c.Addr) {
 		return fmt.Errorf("--addr %s is not a loopback address and authentication is off; set --jwt-secret or --jwks-file, or listen on 127.0.0.1", c.Addr)
 	}
 	return nil
+}
+
+// checkMasterKey refuses to serve with the development master key, which
+// sits beside the data it protects, on an address other hosts can reach.
+func (c *Config) checkMasterKey() error {
+	if c.masterKeyConfigured() || isLoopback(c.Addr) {
+		return nil
+	}
+	return fmt.Errorf("--addr %s is not a loopback address and no master key is configured; set --master-key-file (%s) or %s, or listen on 127.0.0.1", c.Addr, envName("master-key-file"), envName("master-key"))
+}
+
+func isLoopback(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // addStoreFlags registers the flags that choose and open the event store
@@ -129,6 +150,7 @@ func addStoreFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded event store, created if missing (env ONBOARDING_DATA_DIR)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error (env ONBOARDING_LOG_LEVEL)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json, console, or auto for console on a terminal and json otherwise (env ONBOARDING_LOG_FORMAT)")
+	addKeyFlags(fs, cfg)
 }
 
 // applyEnv sets each flag from its ONBOARDING_ variable, if set.
@@ -172,6 +194,11 @@ func (c *Config) validate() error {
 	case "esdb":
 		if c.ESDBURL == "" {
 			return fmt.Errorf("--store esdb needs --esdb-url (%s), such as esdb://127.0.0.1:2113?tls=false", envName("esdb-url"))
+		}
+		// Every replica reads the data keys that the others wrapped, so a
+		// key file made in one replica's data directory cannot serve.
+		if !c.masterKeyConfigured() {
+			return fmt.Errorf("--store esdb needs a master key shared by every replica: set --master-key-file (%s) or %s; generate one with 'openssl rand -base64 32'", envName("master-key-file"), envName("master-key"))
 		}
 	default:
 		return fmt.Errorf("--store (%s) %q is unknown; use embedded or esdb", envName("store"), c.Store)

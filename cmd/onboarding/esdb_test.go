@@ -14,10 +14,15 @@ import (
 // real EventStoreDB or KurrentDB server for the end-to-end tests.
 const esdbURLEnv = "ONBOARDING_TEST_ESDB_URL"
 
+// testMasterKey is the master key of every server in the EventStoreDB
+// tests, because replicas and restarts must share it.
+const testMasterKey = "dGVzdCBtYXN0ZXIga2V5IG9mIDMyIGJ5dGVzIGxvbmc="
+
 func onESDB(url string) func(*Config) {
 	return func(c *Config) {
 		c.Store = "esdb"
 		c.ESDBURL = url
+		c.masterKey = testMasterKey
 	}
 }
 

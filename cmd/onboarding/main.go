@@ -8,6 +8,7 @@
 //	onboarding replay [flags]       rebuild every read model from the log
 //	onboarding verify [flags]       check hash chains and read models
 //	onboarding export [flags]       write project events as JSON Lines
+//	onboarding rotate-master-key    rewrap the data keys with a new master key
 package main
 
 import (
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = export(ctx, args, getenv, stdout, stderr)
 	case "token":
 		err = mintToken(args, getenv, stdout, stderr)
+	case "rotate-master-key":
+		err = rotateMasterKey(ctx, args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -86,6 +89,8 @@ const usage = `Usage:
   onboarding verify --file FILE  check the hash chains of an export offline
   onboarding export [flags]      write one project's or every project's events as JSON Lines
   onboarding token [flags]       mint a development token with the HS256 secret
+  onboarding rotate-master-key [flags] --new-master-key-file FILE
+                                 rewrap every data key with a new master key
   onboarding help                print this text
 
 Run "onboarding COMMAND -h" for the flags of each command, such as
@@ -127,6 +132,7 @@ type Main struct {
 
 	log       zerolog.Logger
 	store     eventstore.Store
+	keys      io.Closer
 	models    *readmodel.Models
 	projector *readmodel.Projector
 	server    *server.Server
@@ -171,9 +177,15 @@ func (m *Main) open(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	m.store = store
+	codec, keys, err := openCodec(m.Config, store, true, m.log)
+	if err != nil {
+		_ = m.close(context.Background())
+		return fmt.Errorf("keyring: %w", err)
+	}
+	m.keys = keys
 
 	m.models = readmodel.NewModels()
-	m.projector = readmodel.NewProjector(store, m.models, m.log)
+	m.projector = readmodel.NewProjector(store, codec, m.models, m.log)
 	projectorCtx, stop := context.WithCancel(context.Background())
 	m.stopProjector = stop
 	m.projectorDone = make(chan error, 1)
@@ -191,9 +203,10 @@ func (m *Main) open(ctx context.Context, ln net.Listener) error {
 	}
 
 	resolver := &graph.Resolver{
-		Commands: command.NewHandler(store, m.models, m.log, time.Now),
+		Commands: command.NewHandler(store, codec, m.models, m.log, time.Now),
 		Models:   m.models,
 		Store:    store,
+		Codec:    codec,
 		Log:      m.log,
 	}
 	m.server = server.New(m.Config.Server, resolver, m.ready, m.models.Feed().Close, m.log)
@@ -264,6 +277,9 @@ func (m *Main) close(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("projector did not stop: %w", ctx.Err()))
 		}
+	}
+	if m.keys != nil {
+		errs = append(errs, m.keys.Close())
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())

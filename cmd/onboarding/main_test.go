@@ -25,13 +25,19 @@ type testServer struct {
 // the end of the test.
 func startServer(t testing.TB, dir string, change ...func(*Config)) *testServer {
 	t.Helper()
+	return startServerWithLog(t, dir, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), change...)
+}
+
+// startServerWithLog is startServer with the server's logger.
+func startServerWithLog(t testing.TB, dir string, log zerolog.Logger, change ...func(*Config)) *testServer {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dir
 	for _, f := range change {
 		f(&cfg)
 	}
-	m := NewMain(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	m := NewMain(cfg, log)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := m.Open(ctx); err != nil {

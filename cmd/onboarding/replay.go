@@ -37,8 +37,13 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer store.Close()
+	codec, keys, err := openCodec(cmd.cfg, store, false, log)
+	if err != nil {
+		return err
+	}
+	defer keys.Close()
 
-	rebuild, err := rebuildReadModels(ctx, store, "replay", status, log)
+	rebuild, err := rebuildReadModels(ctx, store, codec, "replay", status, log)
 	if err != nil {
 		return err
 	}
@@ -68,10 +73,10 @@ type rebuild struct {
 // rebuildReadModels rebuilds every read model from store with the
 // projector's catch-up, the code that serve runs at start, and stops at the
 // end of the log as it was when the catch-up finished.
-func rebuildReadModels(ctx context.Context, store eventstore.Store, task string, status *statusLine, log zerolog.Logger) (*rebuild, error) {
+func rebuildReadModels(ctx context.Context, store eventstore.Store, codec *eventstore.Codec, task string, status *statusLine, log zerolog.Logger) (*rebuild, error) {
 	counted := &catchUpStore{Store: store, seen: map[string]bool{}}
 	models := readmodel.NewModels()
-	projector := readmodel.NewProjector(counted, models, log)
+	projector := readmodel.NewProjector(counted, codec, models, log)
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()

@@ -232,10 +232,19 @@ func TestSubscriptionGoingAwayOnShutdown(t *testing.T) {
 // returns the data lines of the stream.
 func subscribeSSE(t *testing.T, ctx context.Context, s *testServer, query string, vars map[string]any) <-chan string {
 	t.Helper()
+	return subscribeSSEAs(t, ctx, s, "", query, vars)
+}
+
+// subscribeSSEAs is subscribeSSE with a bearer token, unless token is "".
+func subscribeSSEAs(t *testing.T, ctx context.Context, s *testServer, token, query string, vars map[string]any) <-chan string {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -97,6 +97,11 @@ func verifyStore(ctx context.Context, cfg Config, stdout io.Writer, status *stat
 		return notRun(err)
 	}
 	defer store.Close()
+	codec, keys, err := openCodec(cfg, store, false, log)
+	if err != nil {
+		return notRun(err)
+	}
+	defer keys.Close()
 
 	chains, elapsed, err := verifyChains(ctx, store, status, log)
 	if err != nil {
@@ -107,14 +112,14 @@ func verifyStore(ctx context.Context, cfg Config, stdout io.Writer, status *stat
 		fmt.Fprintf(stdout, "broken chain: %v\n", failure)
 	}
 
-	rebuilt, err := rebuildReadModels(ctx, store, "verify: rebuild", status, log)
+	rebuilt, err := rebuildReadModels(ctx, store, codec, "verify: rebuild", status, log)
 	if err != nil {
 		return notRun(err)
 	}
 	fmt.Fprintf(stdout, "rebuild:   %d events, %d projects, %d failed to apply\n",
 		rebuilt.events, rebuilt.models.Dashboard().TotalProjects, rebuilt.failures)
 
-	replays, err := replayStreams(ctx, store, rebuilt, status, log)
+	replays, err := replayStreams(ctx, store, codec, rebuilt, status, log)
 	if err != nil {
 		return notRun(err)
 	}
@@ -209,7 +214,7 @@ type streamReplay struct {
 // read with ReadStream, which takes the store's stream index rather than
 // $all, and is replayed up to the rebuild's last position, so events
 // appended since then are left out.
-func replayStreams(ctx context.Context, store eventstore.Store, rebuilt *rebuild, status *statusLine, log zerolog.Logger) ([]streamReplay, error) {
+func replayStreams(ctx context.Context, store eventstore.Store, codec *eventstore.Codec, rebuilt *rebuild, status *statusLine, log zerolog.Logger) ([]streamReplay, error) {
 	last := rebuilt.models.Position()
 	results := make([]streamReplay, len(rebuilt.streams))
 	var next, replayed atomic.Int64
@@ -225,7 +230,7 @@ func replayStreams(ctx context.Context, store eventstore.Store, rebuilt *rebuild
 				if i >= len(results) {
 					return
 				}
-				results[i] = replayStream(ctx, store, rebuilt.models, last, rebuilt.streams[i])
+				results[i] = replayStream(ctx, store, codec, rebuilt.models, last, rebuilt.streams[i])
 				replayed.Add(int64(results[i].events))
 			}
 		}()
@@ -237,7 +242,7 @@ func replayStreams(ctx context.Context, store eventstore.Store, rebuilt *rebuild
 	return results, nil
 }
 
-func replayStream(ctx context.Context, store eventstore.Store, models *readmodel.Models, last eventstore.Position, stream string) streamReplay {
+func replayStream(ctx context.Context, store eventstore.Store, codec *eventstore.Codec, models *readmodel.Models, last eventstore.Position, stream string) streamReplay {
 	projectID, _ := eventstore.ProjectIDOf(stream)
 	result := streamReplay{projectID: projectID}
 	events, err := store.ReadStream(ctx, stream, 0, 0)
@@ -251,7 +256,7 @@ func replayStream(ctx context.Context, store eventstore.Store, models *readmodel
 		if last.Less(e.Position) {
 			break
 		}
-		env, err := eventstore.Decode(e)
+		env, err := codec.Decode(ctx, e)
 		if err != nil {
 			result.err = err
 			return result

@@ -12,6 +12,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/rs/zerolog"
+
 	"github.com/integrationplatform/onboarding/eventstore"
 	"github.com/integrationplatform/onboarding/eventstore/embedded"
 	"github.com/integrationplatform/onboarding/readmodel"
@@ -216,13 +218,20 @@ func exampleEnvelopes(t *testing.T) []eventstore.Envelope {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	codec, keys, err := openCodec(cfg, store, false, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close()
 	events, err := store.ReadStream(context.Background(), "project-"+projects[0].id, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	envelopes := make([]eventstore.Envelope, len(events))
 	for i, e := range events {
-		if envelopes[i], err = eventstore.Decode(e); err != nil {
+		if envelopes[i], err = codec.Decode(context.Background(), e); err != nil {
 			t.Fatal(err)
 		}
 	}

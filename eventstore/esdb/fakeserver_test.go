@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -367,6 +368,77 @@ func TestFakeReadMissingStream(t *testing.T) {
 	code, ok := fakeErrorCode(err)
 	if !ok || code != kurrent.ErrorCodeResourceNotFound {
 		t.Errorf("Recv error %v, want code ErrorCodeResourceNotFound (%d)", err, kurrent.ErrorCodeResourceNotFound)
+	}
+}
+
+// fakeRecvError reads the stream and returns the error of the first Recv.
+func fakeRecvError(t *testing.T, client *kurrent.Client, stream string) error {
+	t.Helper()
+	read, err := client.ReadStream(context.Background(), stream, kurrent.ReadStreamOptions{}, 10)
+	if err != nil {
+		t.Fatalf("ReadStream %s returned %v; the client reports read errors from Recv", stream, err)
+	}
+	defer read.Close()
+	event, err := read.Recv()
+	if err == nil {
+		t.Fatalf("Recv of %s returned event %+v, want an error", stream, event)
+	}
+	return err
+}
+
+func TestFakeTombstone(t *testing.T) {
+	client := newFakeClient(t, esdbtest.Start(t))
+	ctx := context.Background()
+	if _, err := client.AppendToStream(ctx, "order-1", kurrent.AppendToStreamOptions{}, fakeEventData("OrderPlaced", `{}`)); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	if _, err := client.TombstoneStream(ctx, "order-1", kurrent.TombstoneStreamOptions{ExpectedRevision: kurrent.Revision(5)}); err == nil {
+		t.Error("tombstone with expected revision 5 of a stream at revision 0 succeeded, want an error")
+	}
+
+	result, err := client.TombstoneStream(ctx, "order-1", kurrent.TombstoneStreamOptions{ExpectedRevision: kurrent.Revision(0)})
+	if err != nil {
+		t.Fatalf("tombstone: %v", err)
+	}
+
+	if code, _ := fakeErrorCode(fakeRecvError(t, client, "order-1")); code != kurrent.ErrorCodeStreamDeleted {
+		t.Errorf("read of the tombstoned stream: error code %d, want ErrorCodeStreamDeleted (%d)", code, kurrent.ErrorCodeStreamDeleted)
+	}
+	_, err = client.AppendToStream(ctx, "order-1", kurrent.AppendToStreamOptions{ExpectedRevision: kurrent.Any{}}, fakeEventData("OrderPaid", `{}`))
+	if code, _ := fakeErrorCode(err); code != kurrent.ErrorCodeStreamDeleted {
+		t.Errorf("append to the tombstoned stream returned %v, want code ErrorCodeStreamDeleted", err)
+	}
+	var metadata kurrent.StreamMetadata
+	metadata.SetMaxCount(1)
+	_, err = client.SetStreamMetadata(ctx, "order-1", kurrent.AppendToStreamOptions{}, metadata)
+	if code, _ := fakeErrorCode(err); code != kurrent.ErrorCodeStreamDeleted {
+		t.Errorf("metadata write to the tombstoned stream returned %v, want code ErrorCodeStreamDeleted", err)
+	}
+	_, err = client.TombstoneStream(ctx, "order-1", kurrent.TombstoneStreamOptions{})
+	if code, _ := fakeErrorCode(err); code != kurrent.ErrorCodeStreamDeleted {
+		t.Errorf("second tombstone returned %v, want code ErrorCodeStreamDeleted", err)
+	}
+
+	// $all keeps the events and ends with the tombstone.
+	events := fakeReadAllEvents(t, client, kurrent.ReadAllOptions{}, 1000)
+	last := events[len(events)-1]
+	if last.StreamID != "order-1" || last.EventType != "$streamDeleted" || last.EventNumber != math.MaxInt64 {
+		t.Errorf("$all ends with %s/%s at revision %d, want order-1/$streamDeleted at revision 2^63-1", last.StreamID, last.EventType, last.EventNumber)
+	}
+	if last.Position != result.Position {
+		t.Errorf("tombstone is at %+v in $all, the tombstone call returned %+v", last.Position, result.Position)
+	}
+	if previous := events[len(events)-2]; previous.StreamID != "order-1" || previous.EventType != "OrderPlaced" {
+		t.Errorf("the event before the tombstone is %s/%s, want order-1/OrderPlaced", previous.StreamID, previous.EventType)
+	}
+
+	// A stream without events can be tombstoned, and is then deleted too.
+	if _, err := client.TombstoneStream(ctx, "order-never-written", kurrent.TombstoneStreamOptions{ExpectedRevision: kurrent.Any{}}); err != nil {
+		t.Fatalf("tombstone of a stream without events: %v", err)
+	}
+	_, err = client.AppendToStream(ctx, "order-never-written", kurrent.AppendToStreamOptions{ExpectedRevision: kurrent.NoStream{}}, fakeEventData("OrderPlaced", `{}`))
+	if code, _ := fakeErrorCode(err); code != kurrent.ErrorCodeStreamDeleted {
+		t.Errorf("append to the tombstoned stream without events returned %v, want code ErrorCodeStreamDeleted", err)
 	}
 }
 

@@ -51,6 +51,7 @@ type ComplexityRoot struct {
 	}
 
 	Answer struct {
+		Erased      func(childComplexity int) int
 		SubmittedAt func(childComplexity int) int
 		SubmittedBy func(childComplexity int) int
 		Value       func(childComplexity int) int
@@ -77,6 +78,7 @@ type ComplexityRoot struct {
 	Contact struct {
 		AddedAt func(childComplexity int) int
 		Email   func(childComplexity int) int
+		Erased  func(childComplexity int) int
 		ID      func(childComplexity int) int
 		Name    func(childComplexity int) int
 		Phone   func(childComplexity int) int
@@ -100,6 +102,13 @@ type ComplexityRoot struct {
 		Waiting                 func(childComplexity int) int
 	}
 
+	Erasure struct {
+		ErasedAt func(childComplexity int) int
+		ErasedBy func(childComplexity int) int
+		Reason   func(childComplexity int) int
+		Version  func(childComplexity int) int
+	}
+
 	EventConnection struct {
 		Edges      func(childComplexity int) int
 		Nodes      func(childComplexity int) int
@@ -120,18 +129,20 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddContact            func(childComplexity int, input model.AddContactInput) int
-		CancelProject         func(childComplexity int, input model.CancelProjectInput) int
-		CompleteProject       func(childComplexity int, input model.CompleteProjectInput) int
-		CompleteStep          func(childComplexity int, input model.CompleteStepInput) int
-		LogTime               func(childComplexity int, input model.LogTimeInput) int
-		MarkWaitingOnCustomer func(childComplexity int, input model.MarkWaitingOnCustomerInput) int
-		RecordTestResult      func(childComplexity int, input model.RecordTestResultInput) int
-		RemoveContact         func(childComplexity int, input model.RemoveContactInput) int
-		ReopenStep            func(childComplexity int, input model.ReopenStepInput) int
-		ResumeWork            func(childComplexity int, input model.ResumeWorkInput) int
-		StartProject          func(childComplexity int, input model.StartProjectInput) int
-		SubmitAnswer          func(childComplexity int, input model.SubmitAnswerInput) int
+		AddContact               func(childComplexity int, input model.AddContactInput) int
+		CancelProject            func(childComplexity int, input model.CancelProjectInput) int
+		CompleteProject          func(childComplexity int, input model.CompleteProjectInput) int
+		CompleteStep             func(childComplexity int, input model.CompleteStepInput) int
+		EraseProjectPersonalData func(childComplexity int, input model.ErasePersonalDataInput) int
+		LogTime                  func(childComplexity int, input model.LogTimeInput) int
+		MarkWaitingOnCustomer    func(childComplexity int, input model.MarkWaitingOnCustomerInput) int
+		RecordTestResult         func(childComplexity int, input model.RecordTestResultInput) int
+		RemoveContact            func(childComplexity int, input model.RemoveContactInput) int
+		ReopenStep               func(childComplexity int, input model.ReopenStepInput) int
+		ResumeWork               func(childComplexity int, input model.ResumeWorkInput) int
+		RevealSecret             func(childComplexity int, input model.RevealSecretInput) int
+		StartProject             func(childComplexity int, input model.StartProjectInput) int
+		SubmitAnswer             func(childComplexity int, input model.SubmitAnswerInput) int
 	}
 
 	Option struct {
@@ -181,6 +192,7 @@ type ComplexityRoot struct {
 		CurrentPhase          func(childComplexity int) int
 		CustomerID            func(childComplexity int) int
 		CustomerName          func(childComplexity int) int
+		Erasure               func(childComplexity int) int
 		EstimatedHours        func(childComplexity int) int
 		ID                    func(childComplexity int) int
 		LoggedHours           func(childComplexity int) int
@@ -295,6 +307,14 @@ type ComplexityRoot struct {
 		Reason     func(childComplexity int) int
 		ReopenedAt func(childComplexity int) int
 		ReopenedBy func(childComplexity int) int
+		Version    func(childComplexity int) int
+	}
+
+	RevealedSecret struct {
+		ProjectID  func(childComplexity int) int
+		QuestionID func(childComplexity int) int
+		SystemID   func(childComplexity int) int
+		Value      func(childComplexity int) int
 		Version    func(childComplexity int) int
 	}
 
@@ -461,6 +481,8 @@ type MutationResolver interface {
 	ResumeWork(ctx context.Context, input model.ResumeWorkInput) (*model.ProjectPayload, error)
 	CompleteProject(ctx context.Context, input model.CompleteProjectInput) (*model.ProjectPayload, error)
 	CancelProject(ctx context.Context, input model.CancelProjectInput) (*model.ProjectPayload, error)
+	RevealSecret(ctx context.Context, input model.RevealSecretInput) (*model.RevealedSecret, error)
+	EraseProjectPersonalData(ctx context.Context, input model.ErasePersonalDataInput) (*model.ProjectPayload, error)
 }
 type PlatformInfoResolver interface {
 	Platform(ctx context.Context, obj *domain.PlatformInfo) (string, error)
@@ -520,6 +542,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Actor.UserID(childComplexity), true
 
+	case "Answer.erased":
+		if e.ComplexityRoot.Answer.Erased == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Answer.Erased(childComplexity), true
 	case "Answer.submittedAt":
 		if e.ComplexityRoot.Answer.SubmittedAt == nil {
 			break
@@ -625,6 +653,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.Email(childComplexity), true
+	case "Contact.erased":
+		if e.ComplexityRoot.Contact.Erased == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Erased(childComplexity), true
 	case "Contact.id":
 		if e.ComplexityRoot.Contact.ID == nil {
 			break
@@ -717,6 +751,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Dashboard.Waiting(childComplexity), true
+
+	case "Erasure.erasedAt":
+		if e.ComplexityRoot.Erasure.ErasedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Erasure.ErasedAt(childComplexity), true
+	case "Erasure.erasedBy":
+		if e.ComplexityRoot.Erasure.ErasedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Erasure.ErasedBy(childComplexity), true
+	case "Erasure.reason":
+		if e.ComplexityRoot.Erasure.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Erasure.Reason(childComplexity), true
+	case "Erasure.version":
+		if e.ComplexityRoot.Erasure.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Erasure.Version(childComplexity), true
 
 	case "EventConnection.edges":
 		if e.ComplexityRoot.EventConnection.Edges == nil {
@@ -830,6 +889,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CompleteStep(childComplexity, args["input"].(model.CompleteStepInput)), true
+	case "Mutation.eraseProjectPersonalData":
+		if e.ComplexityRoot.Mutation.EraseProjectPersonalData == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_eraseProjectPersonalData_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EraseProjectPersonalData(childComplexity, args["input"].(model.ErasePersonalDataInput)), true
 	case "Mutation.logTime":
 		if e.ComplexityRoot.Mutation.LogTime == nil {
 			break
@@ -896,6 +966,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResumeWork(childComplexity, args["input"].(model.ResumeWorkInput)), true
+	case "Mutation.revealSecret":
+		if e.ComplexityRoot.Mutation.RevealSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revealSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevealSecret(childComplexity, args["input"].(model.RevealSecretInput)), true
 	case "Mutation.startProject":
 		if e.ComplexityRoot.Mutation.StartProject == nil {
 			break
@@ -1093,6 +1174,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Project.CustomerName(childComplexity), true
+	case "Project.erasure":
+		if e.ComplexityRoot.Project.Erasure == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Project.Erasure(childComplexity), true
 	case "Project.estimatedHours":
 		if e.ComplexityRoot.Project.EstimatedHours == nil {
 			break
@@ -1632,6 +1719,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Reopening.Version(childComplexity), true
+
+	case "RevealedSecret.projectId":
+		if e.ComplexityRoot.RevealedSecret.ProjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevealedSecret.ProjectID(childComplexity), true
+	case "RevealedSecret.questionId":
+		if e.ComplexityRoot.RevealedSecret.QuestionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevealedSecret.QuestionID(childComplexity), true
+	case "RevealedSecret.systemId":
+		if e.ComplexityRoot.RevealedSecret.SystemID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevealedSecret.SystemID(childComplexity), true
+	case "RevealedSecret.value":
+		if e.ComplexityRoot.RevealedSecret.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevealedSecret.Value(childComplexity), true
+	case "RevealedSecret.version":
+		if e.ComplexityRoot.RevealedSecret.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevealedSecret.Version(childComplexity), true
 
 	case "StatusChange.event":
 		if e.ComplexityRoot.StatusChange.Event == nil {
@@ -2204,6 +2322,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CancelProjectInput", ec.unmarshalInputCancelProjectInput),
 			graphql.NewInputUnmarshaler("CompleteProjectInput", ec.unmarshalInputCompleteProjectInput),
 			graphql.NewInputUnmarshaler("CompleteStepInput", ec.unmarshalInputCompleteStepInput),
+			graphql.NewInputUnmarshaler("ErasePersonalDataInput", ec.unmarshalInputErasePersonalDataInput),
 			graphql.NewInputUnmarshaler("HistoryFilter", ec.unmarshalInputHistoryFilter),
 			graphql.NewInputUnmarshaler("LogTimeInput", ec.unmarshalInputLogTimeInput),
 			graphql.NewInputUnmarshaler("MarkWaitingOnCustomerInput", ec.unmarshalInputMarkWaitingOnCustomerInput),
@@ -2212,6 +2331,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RemoveContactInput", ec.unmarshalInputRemoveContactInput),
 			graphql.NewInputUnmarshaler("ReopenStepInput", ec.unmarshalInputReopenStepInput),
 			graphql.NewInputUnmarshaler("ResumeWorkInput", ec.unmarshalInputResumeWorkInput),
+			graphql.NewInputUnmarshaler("RevealSecretInput", ec.unmarshalInputRevealSecretInput),
 			graphql.NewInputUnmarshaler("StartProjectInput", ec.unmarshalInputStartProjectInput),
 			graphql.NewInputUnmarshaler("SubmitAnswerInput", ec.unmarshalInputSubmitAnswerInput),
 			graphql.NewInputUnmarshaler("SystemInput", ec.unmarshalInputSystemInput),
@@ -2430,6 +2550,20 @@ type Mutation {
   resumeWork(input: ResumeWorkInput!): ProjectPayload!
   completeProject(input: CompleteProjectInput!): ProjectPayload!
   cancelProject(input: CancelProjectInput!): ProjectPayload!
+  """
+  Returns the plain value of a secret answer, which queries show masked.
+  Each call is recorded as a SecretRevealed event in the project's history,
+  with the caller as its actor. Engineers and admins only.
+  """
+  revealSecret(input: RevealSecretInput!): RevealedSecret!
+  """
+  Erases the project's secret answers and contact details for good by
+  destroying the project's data key. The history and every view then show
+  those values as "[erased]", and the project takes no more secret answers
+  or contacts. The erasure is recorded as a PersonalDataErased event.
+  Admins only.
+  """
+  eraseProjectPersonalData(input: ErasePersonalDataInput!): ProjectPayload!
 }
 
 type Subscription {
@@ -2539,6 +2673,8 @@ type Project {
   completedAt: Time
   cancelledAt: Time
   cancellationReason: String
+  "Set once the project's secret answers and contact details were erased."
+  erasure: Erasure
 }
 
 type ConnectedSystem {
@@ -2561,11 +2697,33 @@ type TimeEntry {
 
 type Contact {
   id: ID!
+  "The name, or \"[erased]\" after the project's personal data was erased."
   name: String!
   email: String!
   phone: String
   role: String
   addedAt: Time!
+  "True once name, e-mail and phone were erased."
+  erased: Boolean!
+}
+
+"The erasure of a project's personal data."
+type Erasure {
+  reason: String!
+  erasedAt: Time!
+  erasedBy: String!
+  "Project version of the erasure event."
+  version: Int!
+}
+
+type RevealedSecret {
+  projectId: ID!
+  questionId: ID!
+  systemId: ID
+  "The plain value of the answer."
+  value: String!
+  "Project version whose answer was revealed."
+  version: Int!
 }
 
 type Waiting {
@@ -2631,8 +2789,10 @@ type Question {
 }
 
 type Answer {
-  "The canonical value; masked for SECRET questions."
+  "The canonical value; masked for SECRET questions, \"[erased]\" once erased."
   value: String!
+  "True once the value was erased with the project's personal data."
+  erased: Boolean!
   "Project version at which the answer was given."
   version: Int!
   submittedAt: Time!
@@ -2863,6 +3023,20 @@ input CancelProjectInput {
   idempotencyKey: String
 }
 
+input RevealSecretInput {
+  projectId: ID!
+  questionId: ID!
+  "The system, for questions asked once per connected system."
+  systemId: ID
+}
+
+input ErasePersonalDataInput {
+  projectId: ID!
+  "Why the data is erased, such as the customer's request; kept in the history."
+  reason: String!
+  idempotencyKey: String
+}
+
 """
 A point in a project's history. Set exactly one of the fields.
 """
@@ -3057,6 +3231,8 @@ func (ec *executionContext) childFields_Answer(ctx context.Context, field graphq
 	switch field.Name {
 	case "value":
 		return ec.fieldContext_Answer_value(ctx, field)
+	case "erased":
+		return ec.fieldContext_Answer_erased(ctx, field)
 	case "version":
 		return ec.fieldContext_Answer_version(ctx, field)
 	case "submittedAt":
@@ -3115,6 +3291,8 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_role(ctx, field)
 	case "addedAt":
 		return ec.fieldContext_Contact_addedAt(ctx, field)
+	case "erased":
+		return ec.fieldContext_Contact_erased(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
 }
@@ -3151,6 +3329,20 @@ func (ec *executionContext) childFields_Dashboard(ctx context.Context, field gra
 		return ec.fieldContext_Dashboard_averageLeadTimeHours(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Dashboard", field.Name)
+}
+
+func (ec *executionContext) childFields_Erasure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "reason":
+		return ec.fieldContext_Erasure_reason(ctx, field)
+	case "erasedAt":
+		return ec.fieldContext_Erasure_erasedAt(ctx, field)
+	case "erasedBy":
+		return ec.fieldContext_Erasure_erasedBy(ctx, field)
+	case "version":
+		return ec.fieldContext_Erasure_version(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Erasure", field.Name)
 }
 
 func (ec *executionContext) childFields_EventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3321,6 +3513,8 @@ func (ec *executionContext) childFields_Project(ctx context.Context, field graph
 		return ec.fieldContext_Project_cancelledAt(ctx, field)
 	case "cancellationReason":
 		return ec.fieldContext_Project_cancellationReason(ctx, field)
+	case "erasure":
+		return ec.fieldContext_Project_erasure(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Project", field.Name)
 }
@@ -3493,6 +3687,22 @@ func (ec *executionContext) childFields_Reopening(ctx context.Context, field gra
 		return ec.fieldContext_Reopening_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Reopening", field.Name)
+}
+
+func (ec *executionContext) childFields_RevealedSecret(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "projectId":
+		return ec.fieldContext_RevealedSecret_projectId(ctx, field)
+	case "questionId":
+		return ec.fieldContext_RevealedSecret_questionId(ctx, field)
+	case "systemId":
+		return ec.fieldContext_RevealedSecret_systemId(ctx, field)
+	case "value":
+		return ec.fieldContext_RevealedSecret_value(ctx, field)
+	case "version":
+		return ec.fieldContext_RevealedSecret_version(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevealedSecret", field.Name)
 }
 
 func (ec *executionContext) childFields_StatusChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3953,6 +4163,20 @@ func (ec *executionContext) field_Mutation_completeStep_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_eraseProjectPersonalData_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ErasePersonalDataInput, error) {
+			return ec.unmarshalNErasePersonalDataInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐErasePersonalDataInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_logTime_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4029,6 +4253,20 @@ func (ec *executionContext) field_Mutation_resumeWork_args(ctx context.Context, 
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ResumeWorkInput, error) {
 			return ec.unmarshalNResumeWorkInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐResumeWorkInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revealSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RevealSecretInput, error) {
+			return ec.unmarshalNRevealSecretInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐRevealSecretInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4450,6 +4688,29 @@ func (ec *executionContext) _Answer_value(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_Answer_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Answer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Answer_erased(ctx context.Context, field graphql.CollectedField, obj *readmodel.Answer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Answer_erased(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Erased, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Answer_erased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Answer", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Answer_version(ctx context.Context, field graphql.CollectedField, obj *readmodel.Answer) (ret graphql.Marshaler) {
@@ -4921,6 +5182,29 @@ func (ec *executionContext) fieldContext_Contact_addedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Contact_erased(ctx context.Context, field graphql.CollectedField, obj *readmodel.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_erased(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Erased, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_erased(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _ContactChange_contact(ctx context.Context, field graphql.CollectedField, obj *model.ContactChange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5217,6 +5501,98 @@ func (ec *executionContext) _Dashboard_averageLeadTimeHours(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_Dashboard_averageLeadTimeHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Dashboard", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Erasure_reason(ctx context.Context, field graphql.CollectedField, obj *readmodel.Erasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Erasure_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Erasure_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Erasure", field, false, false, "String")
+}
+
+func (ec *executionContext) _Erasure_erasedAt(ctx context.Context, field graphql.CollectedField, obj *readmodel.Erasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Erasure_erasedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErasedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Erasure_erasedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Erasure", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Erasure_erasedBy(ctx context.Context, field graphql.CollectedField, obj *readmodel.Erasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Erasure_erasedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErasedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Erasure_erasedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Erasure", field, false, false, "String")
+}
+
+func (ec *executionContext) _Erasure_version(ctx context.Context, field graphql.CollectedField, obj *readmodel.Erasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Erasure_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Erasure_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Erasure", field, false, false, "Int")
 }
 
 func (ec *executionContext) _EventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.EventConnection) (ret graphql.Marshaler) {
@@ -6037,6 +6413,94 @@ func (ec *executionContext) fieldContext_Mutation_cancelProject(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelProject_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revealSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revealSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevealSecret(ctx, fc.Args["input"].(model.RevealSecretInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevealedSecret) graphql.Marshaler {
+			return ec.marshalNRevealedSecret2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐRevealedSecret(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revealSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevealedSecret(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revealSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_eraseProjectPersonalData(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_eraseProjectPersonalData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EraseProjectPersonalData(ctx, fc.Args["input"].(model.ErasePersonalDataInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectPayload) graphql.Marshaler {
+			return ec.marshalNProjectPayload2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐProjectPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_eraseProjectPersonalData(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_eraseProjectPersonalData_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7237,6 +7701,38 @@ func (ec *executionContext) _Project_cancellationReason(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_Project_cancellationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Project", field, false, false, "String")
+}
+
+func (ec *executionContext) _Project_erasure(ctx context.Context, field graphql.CollectedField, obj *readmodel.Project) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_erasure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Erasure, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *readmodel.Erasure) graphql.Marshaler {
+			return ec.marshalOErasure2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋreadmodelᚐErasure(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Project_erasure(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Erasure(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ProjectChange_project(ctx context.Context, field graphql.CollectedField, obj *model.ProjectChange) (ret graphql.Marshaler) {
@@ -9145,6 +9641,121 @@ func (ec *executionContext) _Reopening_version(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Reopening_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Reopening", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RevealedSecret_projectId(ctx context.Context, field graphql.CollectedField, obj *model.RevealedSecret) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevealedSecret_projectId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevealedSecret_projectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevealedSecret", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RevealedSecret_questionId(ctx context.Context, field graphql.CollectedField, obj *model.RevealedSecret) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevealedSecret_questionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuestionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevealedSecret_questionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevealedSecret", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RevealedSecret_systemId(ctx context.Context, field graphql.CollectedField, obj *model.RevealedSecret) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevealedSecret_systemId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SystemID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RevealedSecret_systemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevealedSecret", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RevealedSecret_value(ctx context.Context, field graphql.CollectedField, obj *model.RevealedSecret) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevealedSecret_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevealedSecret_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevealedSecret", field, false, false, "String")
+}
+
+func (ec *executionContext) _RevealedSecret_version(ctx context.Context, field graphql.CollectedField, obj *model.RevealedSecret) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevealedSecret_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevealedSecret_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevealedSecret", field, false, false, "Int")
 }
 
 func (ec *executionContext) _StatusChange_from(ctx context.Context, field graphql.CollectedField, obj *model.StatusChange) (ret graphql.Marshaler) {
@@ -12903,6 +13514,62 @@ func UnmarshalCompleteStepInput(ctx context.Context, raw any) (model.CompleteSte
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputErasePersonalDataInput(ctx context.Context, obj any) (model.ErasePersonalDataInput, error) {
+	var it model.ErasePersonalDataInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalErasePersonalDataInput unmarshals raw into the ErasePersonalDataInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalErasePersonalDataInput(ctx context.Context, raw any) (model.ErasePersonalDataInput, error) {
+	var out model.ErasePersonalDataInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ErasePersonalDataInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputHistoryFilter(ctx context.Context, obj any) (model.HistoryFilter, error) {
 	var it model.HistoryFilter
 	if obj == nil {
@@ -13442,6 +14109,62 @@ func UnmarshalResumeWorkInput(ctx context.Context, raw any) (model.ResumeWorkInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRevealSecretInput(ctx context.Context, obj any) (model.RevealSecretInput, error) {
+	var it model.RevealSecretInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"projectId", "questionId", "systemId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "projectId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("projectId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProjectID = data
+		case "questionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("questionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QuestionID = data
+		case "systemId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("systemId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SystemID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevealSecretInput unmarshals raw into the RevealSecretInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevealSecretInput(ctx context.Context, raw any) (model.RevealSecretInput, error) {
+	var out model.RevealSecretInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevealSecretInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputStartProjectInput(ctx context.Context, obj any) (model.StartProjectInput, error) {
 	var it model.StartProjectInput
 	if obj == nil {
@@ -13728,6 +14451,11 @@ func (ec *executionContext) _Answer(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "erased":
+			out.Values[i] = ec._Answer_erased(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "version":
 			out.Values[i] = ec._Answer_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -13912,6 +14640,11 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "erased":
+			out.Values[i] = ec._Contact_erased(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14021,6 +14754,54 @@ func (ec *executionContext) _Dashboard(ctx context.Context, sel ast.SelectionSet
 		case "averageLeadTimeHours":
 			out.Values[i] = ec._Dashboard_averageLeadTimeHours(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var erasureImplementors = []string{"Erasure"}
+
+func (ec *executionContext) _Erasure(ctx context.Context, sel ast.SelectionSet, obj *readmodel.Erasure) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, erasureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Erasure")
+		case "reason":
+			out.Values[i] = ec._Erasure_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "erasedAt":
+			out.Values[i] = ec._Erasure_erasedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "erasedBy":
+			out.Values[i] = ec._Erasure_erasedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._Erasure_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -14274,6 +15055,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelProject":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelProject(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revealSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revealSecret(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eraseProjectPersonalData":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_eraseProjectPersonalData(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -14705,6 +15500,11 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "cancellationReason":
 			out.Values[i] = ec._Project_cancellationReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "erasure":
+			out.Values[i] = ec._Project_erasure(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -15364,6 +16164,59 @@ func (ec *executionContext) _Reopening(ctx context.Context, sel ast.SelectionSet
 			}
 		case "version":
 			out.Values[i] = ec._Reopening_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revealedSecretImplementors = []string{"RevealedSecret"}
+
+func (ec *executionContext) _RevealedSecret(ctx context.Context, sel ast.SelectionSet, obj *model.RevealedSecret) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revealedSecretImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevealedSecret")
+		case "projectId":
+			out.Values[i] = ec._RevealedSecret_projectId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "questionId":
+			out.Values[i] = ec._RevealedSecret_questionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "systemId":
+			out.Values[i] = ec._RevealedSecret_systemId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._RevealedSecret_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._RevealedSecret_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16857,6 +17710,11 @@ func (ec *executionContext) marshalNDashboard2ᚖgithubᚗcomᚋintegrationplatf
 	return ec._Dashboard(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNErasePersonalDataInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐErasePersonalDataInput(ctx context.Context, v any) (model.ErasePersonalDataInput, error) {
+	res, err := ec.unmarshalInputErasePersonalDataInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNEventConnection2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.EventConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "EventConnection!")
@@ -17265,6 +18123,19 @@ func (ec *executionContext) marshalNReopening2ᚕgithubᚗcomᚋintegrationplatf
 func (ec *executionContext) unmarshalNResumeWorkInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐResumeWorkInput(ctx context.Context, v any) (model.ResumeWorkInput, error) {
 	res, err := ec.unmarshalInputResumeWorkInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRevealSecretInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐRevealSecretInput(ctx context.Context, v any) (model.RevealSecretInput, error) {
+	res, err := ec.unmarshalInputRevealSecretInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevealedSecret2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐRevealedSecret(ctx context.Context, sel ast.SelectionSet, v *model.RevealedSecret) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevealedSecret!")
+		return graphql.Null
+	}
+	return ec._RevealedSecret(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNStartProjectInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐStartProjectInput(ctx context.Context, v any) (model.StartProjectInput, error) {
@@ -17970,6 +18841,13 @@ func (ec *executionContext) marshalOConnectedSystem2ᚖgithubᚗcomᚋintegratio
 		return graphql.Null
 	}
 	return ec._ConnectedSystem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOErasure2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋreadmodelᚐErasure(ctx context.Context, sel ast.SelectionSet, v *readmodel.Erasure) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Erasure(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {

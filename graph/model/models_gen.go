@@ -87,6 +87,13 @@ type ContactChange struct {
 	Event   *ProjectEvent      `json:"event"`
 }
 
+type ErasePersonalDataInput struct {
+	ProjectID string `json:"projectId"`
+	// Why the data is erased, such as the customer's request; kept in the history.
+	Reason         string  `json:"reason"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
 type EventConnection struct {
 	Edges    []*EventEdge    `json:"edges"`
 	Nodes    []*ProjectEvent `json:"nodes"`
@@ -256,6 +263,23 @@ type ResumeWorkInput struct {
 	ProjectID       string  `json:"projectId"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+}
+
+type RevealSecretInput struct {
+	ProjectID  string `json:"projectId"`
+	QuestionID string `json:"questionId"`
+	// The system, for questions asked once per connected system.
+	SystemID *string `json:"systemId,omitempty"`
+}
+
+type RevealedSecret struct {
+	ProjectID  string  `json:"projectId"`
+	QuestionID string  `json:"questionId"`
+	SystemID   *string `json:"systemId,omitempty"`
+	// The plain value of the answer.
+	Value string `json:"value"`
+	// Project version whose answer was revealed.
+	Version int `json:"version"`
 }
 
 type StartProjectInput struct {

@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"regexp"
 	"sort"
@@ -22,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/serverfeatures"
@@ -31,14 +34,18 @@ import (
 
 // This file holds a test-only, in-process server that speaks the
 // EventStoreDB gRPC protocol as defined by the .proto files of
-// EventStore-Client-Go v4.2.0, and tests that run that client against it.
+// EventStore-Client-Go v4.2.0. The tests that run that client against it
+// are in eventstore/esdb/fakeserver_test.go.
 //
 // Supported calls: Streams.Read (stream and $all reads in both directions,
 // $all filters, catch-up subscriptions to a stream and to $all),
-// Streams.Append, and ServerFeatures.GetSupportedMethods, which returns
-// Unimplemented. Delete, Tombstone, BatchAppend, persistent subscriptions,
-// projections, gossip and authentication are not implemented, and the
-// server stores no link events, so resolve_links has no effect.
+// Streams.Append, Streams.Tombstone, and
+// ServerFeatures.GetSupportedMethods, which returns Unimplemented. Delete
+// (soft delete), BatchAppend, persistent subscriptions, projections,
+// gossip and authentication are not implemented, and the server stores no
+// link events, so resolve_links has no effect. Stream metadata is stored
+// as the events of the "$$<stream>" stream but not applied, so $maxCount,
+// $maxAge and $tb do not hide events from reads.
 
 const (
 	// FirstPosition and fakePositionStep space the $all positions
@@ -219,16 +226,24 @@ type fakeLog struct {
 	mu      sync.Mutex
 	all     []*fakeEvent
 	streams map[string][]*fakeEvent
-	// appended is closed and replaced after each append that writes, to
-	// wake the subscriptions.
+	// tombstoned contains the names of the hard-deleted streams. Their
+	// events stay in all and in streams, as EventStoreDB keeps them in
+	// $all until a scavenge.
+	tombstoned map[string]bool
+	// appended is closed and replaced after each append or tombstone that
+	// writes, to wake the subscriptions.
 	appended chan struct{}
 }
+
+// errFakeStreamDeleted is returned by fakeLog methods for a tombstoned
+// stream.
+var errFakeStreamDeleted = errors.New("stream is tombstoned")
 
 // newFakeLog returns a log whose $all starts with system events (stream
 // names and event types that start with "$"), as a new EventStoreDB
 // database does, so that readers of $all have to filter them out.
 func newFakeLog() *fakeLog {
-	l := &fakeLog{streams: make(map[string][]*fakeEvent), appended: make(chan struct{})}
+	l := &fakeLog{streams: make(map[string][]*fakeEvent), tombstoned: make(map[string]bool), appended: make(chan struct{})}
 	created := time.Now().UnixNano() / 100
 	systemEvents := []struct{ stream, eventType, data string }{
 		{"$settings", "$settings", `{"$userStreamAcl":{"$r":"$all","$w":"$all"},"$systemStreamAcl":{"$r":"$admins","$w":"$admins"}}`},
@@ -253,9 +268,41 @@ func newFakeLog() *fakeLog {
 // position, and stores it. The caller holds l.mu or owns l.
 func (l *fakeLog) appendLocked(e *fakeEvent) {
 	e.revision = uint64(len(l.streams[e.stream]))
+	l.streams[e.stream] = append(l.streams[e.stream], e)
+	l.addToAllLocked(e)
+}
+
+// addToAllLocked gives e the next $all position and adds it to $all only.
+// The caller holds l.mu or owns l.
+func (l *fakeLog) addToAllLocked(e *fakeEvent) {
 	e.position = FirstPosition + uint64(len(l.all))*fakePositionStep
 	l.all = append(l.all, e)
-	l.streams[e.stream] = append(l.streams[e.stream], e)
+}
+
+// notifyLocked wakes the subscriptions after a write. The caller holds
+// l.mu.
+func (l *fakeLog) notifyLocked() {
+	close(l.appended)
+	l.appended = make(chan struct{})
+}
+
+// deletedLocked reports whether the stream is tombstoned. The metadata
+// stream "$$name" of a tombstoned stream counts as tombstoned too, as in
+// IndexReader.GetStreamLastEventNumberCached of the EventStoreDB server.
+// The caller holds l.mu.
+func (l *fakeLog) deletedLocked(name string) bool {
+	if l.tombstoned[name] {
+		return true
+	}
+	original, isMetadata := strings.CutPrefix(name, "$$")
+	return isMetadata && l.tombstoned[original]
+}
+
+// deleted is deletedLocked for callers that do not hold l.mu.
+func (l *fakeLog) deleted(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.deletedLocked(name)
 }
 
 // snapshotAll returns $all as it is now and a channel that is closed on
@@ -278,22 +325,27 @@ func (l *fakeLog) snapshotStream(name string) (events []*fakeEvent, found bool, 
 // append checks the expected revision and writes proposed to the stream as
 // one transaction. A retry of an append that was written returns the
 // result of that append and writes nothing, by the rules in checkRetryLocked.
-func (l *fakeLog) append(name string, options *streams.AppendReq_Options, proposed []*fakeEvent) *streams.AppendResp {
+// An append to a tombstoned stream returns errFakeStreamDeleted whatever
+// its expected revision, because EventStoreDB checks deletion first.
+func (l *fakeLog) append(name string, options *streams.AppendReq_Options, proposed []*fakeEvent) (*streams.AppendResp, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.deletedLocked(name) {
+		return nil, errFakeStreamDeleted
+	}
 	existing := l.streams[name]
 
 	switch check, last := l.checkRetryLocked(name, options, proposed); check {
 	case fakeRetry:
-		return fakeAppendSuccess(last)
+		return fakeAppendSuccess(last), nil
 	case fakePartialRetry:
-		return fakeWrongExpectedVersion(existing, options)
+		return fakeWrongExpectedVersion(existing, options), nil
 	}
 	if !fakeExpectationMet(existing, options) {
-		return fakeWrongExpectedVersion(existing, options)
+		return fakeWrongExpectedVersion(existing, options), nil
 	}
 	if len(proposed) == 0 {
-		return fakeEmptyAppendSuccess(existing)
+		return fakeEmptyAppendSuccess(existing), nil
 	}
 
 	created := time.Now().UnixNano() / 100
@@ -302,9 +354,67 @@ func (l *fakeLog) append(name string, options *streams.AppendReq_Options, propos
 		e.created = created
 		l.appendLocked(e)
 	}
-	close(l.appended)
-	l.appended = make(chan struct{})
-	return fakeAppendSuccess(proposed[len(proposed)-1])
+	l.notifyLocked()
+	return fakeAppendSuccess(proposed[len(proposed)-1]), nil
+}
+
+// fakeTombstoneConflict is the error of a tombstone whose expected revision
+// does not match the stream. Both fields use EventStoreDB's numbers:
+// -1 no stream, -2 any, -4 stream exists, otherwise a revision.
+type fakeTombstoneConflict struct {
+	expected, actual int64
+}
+
+func (c *fakeTombstoneConflict) Error() string {
+	return fmt.Sprintf("wrong expected version: expected %d, actual %d", c.expected, c.actual)
+}
+
+// tombstone hard-deletes the stream after checking the expected revision.
+// It adds a "$streamDeleted" event to $all, with the revision 2^63-1
+// (EventNumber.DeletedStream in the server). From then on the stream and
+// its metadata stream reject reads and appends with stream-deleted. A
+// stream without events can be tombstoned too. Tombstoning a tombstoned
+// stream returns errFakeStreamDeleted.
+func (l *fakeLog) tombstone(name string, options *streams.TombstoneReq_Options) (*fakeEvent, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.deletedLocked(name) {
+		return nil, errFakeStreamDeleted
+	}
+	existing := l.streams[name]
+	actual := int64(-1)
+	if len(existing) > 0 {
+		actual = int64(existing[len(existing)-1].revision)
+	}
+
+	var expected int64
+	met := false
+	switch revision := options.GetExpectedStreamRevision().(type) {
+	case *streams.TombstoneReq_Options_Any:
+		expected, met = -2, true
+	case *streams.TombstoneReq_Options_NoStream:
+		expected, met = -1, len(existing) == 0
+	case *streams.TombstoneReq_Options_StreamExists:
+		expected, met = -4, len(existing) > 0
+	case *streams.TombstoneReq_Options_Revision:
+		expected, met = int64(revision.Revision), len(existing) > 0 && actual == int64(revision.Revision)
+	}
+	if !met {
+		return nil, &fakeTombstoneConflict{expected: expected, actual: actual}
+	}
+
+	e := &fakeEvent{
+		id:          uuid.New(),
+		stream:      name,
+		revision:    math.MaxInt64,
+		eventType:   "$streamDeleted",
+		contentType: "application/octet-stream",
+		created:     time.Now().UnixNano() / 100,
+	}
+	l.addToAllLocked(e)
+	l.tombstoned[name] = true
+	l.notifyLocked()
+	return e, nil
 }
 
 // fakeRetryCheck is the outcome of comparing an append with stored events.
@@ -577,8 +687,9 @@ func (f *fakeFeaturesService) GetSupportedMethods(context.Context, *shared.Empty
 	return nil, status.Error(codes.Unimplemented, "the fake EventStoreDB server has no server features API")
 }
 
-// fakeStreamsService implements Streams.Read and Streams.Append on a
-// fakeLog. Delete, Tombstone and BatchAppend return Unimplemented.
+// fakeStreamsService implements Streams.Read, Streams.Append and
+// Streams.Tombstone on a fakeLog. Delete and BatchAppend return
+// Unimplemented.
 type fakeStreamsService struct {
 	streams.UnimplementedStreamsServer
 	log      *fakeLog
@@ -587,6 +698,64 @@ type fakeStreamsService struct {
 
 func fakeUnavailable() error {
 	return status.Error(codes.Unavailable, "the fake EventStoreDB server is stopping")
+}
+
+// fakeStreamDeleted sets the trailers and returns the status with which
+// EventStoreDB rejects a read of or an append to a tombstoned stream
+// (RpcExceptions.StreamDeleted in the server). The v4.2.0 client
+// recognises the "exception: stream-deleted" trailer and returns an
+// *esdb.Error with ErrorCodeStreamDeleted. It indexes the "stream-name"
+// trailer without checking it, so that trailer must be set too.
+func fakeStreamDeleted(ctx context.Context, name string) error {
+	_ = grpc.SetTrailer(ctx, metadata.Pairs("exception", "stream-deleted", "stream-name", name))
+	return status.Errorf(codes.FailedPrecondition, "Event stream '%s' is deleted.", name)
+}
+
+// fakeTombstoneWrongExpectedVersion sets the trailers and returns the
+// status with which EventStoreDB rejects a tombstone whose expected
+// revision does not match (RpcExceptions.WrongExpectedVersion in the
+// server). The v4.2.0 client does not recognise this exception on a
+// tombstone and returns an *esdb.Error with ErrorCodeUnknown.
+func fakeTombstoneWrongExpectedVersion(ctx context.Context, name string, conflict *fakeTombstoneConflict) error {
+	_ = grpc.SetTrailer(ctx, metadata.Pairs(
+		"exception", "wrong-expected-version",
+		"stream-name", name,
+		"expected-version", strconv.FormatInt(conflict.expected, 10),
+		"actual-version", strconv.FormatInt(conflict.actual, 10),
+	))
+	return status.Errorf(codes.FailedPrecondition, "tombstone of stream %s failed: %v", name, conflict)
+}
+
+// Tombstone hard-deletes a stream. The response always carries the
+// position of the tombstone, because the v4.2.0 client dereferences it
+// without checking for no_position.
+func (svc *fakeStreamsService) Tombstone(ctx context.Context, request *streams.TombstoneReq) (*streams.TombstoneResp, error) {
+	if err := svc.checkStopping(); err != nil {
+		return nil, err
+	}
+	options := request.GetOptions()
+	name := string(options.GetStreamIdentifier().GetStreamName())
+	if name == "" || name == "$all" {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid tombstone: stream name %q", name)
+	}
+	if options.GetExpectedStreamRevision() == nil {
+		return nil, status.Error(codes.InvalidArgument, "invalid tombstone: the options set no expected revision")
+	}
+
+	tombstone, err := svc.log.tombstone(name, options)
+	var conflict *fakeTombstoneConflict
+	switch {
+	case errors.Is(err, errFakeStreamDeleted):
+		return nil, fakeStreamDeleted(ctx, name)
+	case errors.As(err, &conflict):
+		return nil, fakeTombstoneWrongExpectedVersion(ctx, name, conflict)
+	case err != nil:
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return &streams.TombstoneResp{PositionOption: &streams.TombstoneResp_Position_{Position: &streams.TombstoneResp_Position{
+		CommitPosition:  tombstone.position,
+		PreparePosition: tombstone.position,
+	}}}, nil
 }
 
 // Append reads the options message and every proposed message before it
@@ -632,7 +801,14 @@ func (svc *fakeStreamsService) Append(call streams.Streams_AppendServer) error {
 		return fakeUnavailable()
 	default:
 	}
-	return call.SendAndClose(svc.log.append(name, options, proposed))
+	response, err := svc.log.append(name, options, proposed)
+	if errors.Is(err, errFakeStreamDeleted) {
+		return fakeStreamDeleted(call.Context(), name)
+	}
+	if err != nil {
+		return status.Error(codes.Internal, err.Error())
+	}
+	return call.SendAndClose(response)
 }
 
 func fakeEventFromProposal(message *streams.AppendReq_ProposedMessage) (*fakeEvent, error) {
@@ -790,11 +966,15 @@ func (svc *fakeStreamsService) Read(request *streams.ReadReq, call streams.Strea
 }
 
 // readStream sends up to count events from a revision, which is included,
-// or one stream-not-found message when the stream has no events.
+// or one stream-not-found message when the stream has no events. A read of
+// a tombstoned stream fails with stream-deleted.
 func (svc *fakeStreamsService) readStream(reader fakeReader, options *streams.ReadReq_Options_StreamOptions, count uint64, backwards bool) error {
 	name := string(options.GetStreamIdentifier().GetStreamName())
 	if name == "" {
 		return status.Error(codes.InvalidArgument, "invalid read: empty stream name")
+	}
+	if svc.log.deleted(name) {
+		return fakeStreamDeleted(reader.call.Context(), name)
 	}
 	events, found, _ := svc.log.snapshotStream(name)
 	if !found {
@@ -949,11 +1129,17 @@ func (svc *fakeStreamsService) subscribeAll(reader fakeReader, options *streams.
 // subscribeStream sends a confirmation, the stored events of the stream
 // after the start revision (excluded), one caught-up message, then every
 // new event of the stream. A stream without events is not an error: the
-// subscription waits for its first event.
+// subscription waits for its first event. A subscription to a tombstoned
+// stream fails with stream-deleted. NOTE: a subscription that is open when
+// its stream is tombstoned keeps waiting here, which may differ from
+// EventStoreDB.
 func (svc *fakeStreamsService) subscribeStream(reader fakeReader, options *streams.ReadReq_Options_StreamOptions) error {
 	name := string(options.GetStreamIdentifier().GetStreamName())
 	if name == "" {
 		return status.Error(codes.InvalidArgument, "invalid subscription: empty stream name")
+	}
+	if svc.log.deleted(name) {
+		return fakeStreamDeleted(reader.call.Context(), name)
 	}
 	events, _, _ := svc.log.snapshotStream(name)
 	var next uint64
@@ -1016,8 +1202,6 @@ func (svc *fakeStreamsService) waitForAppend(ctx context.Context, appended <-cha
 		return status.FromContextError(ctx.Err()).Err()
 	}
 }
-
-// Tests of the fake server with the real client.
 
 // Discoveries returns how many times a client discovered the server: the
 // client calls ServerFeatures.GetSupportedMethods on its first call and

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+
+	"github.com/integrationplatform/onboarding/eventstore"
+	"github.com/integrationplatform/onboarding/eventstore/esdb"
+	"github.com/integrationplatform/onboarding/keyring"
+)
+
+// KeyFileName is the file of the embedded key storage in the data
+// directory, beside the event store.
+const KeyFileName = "keys.db"
+
+// DevMasterKeyFileName is the master key file that serve creates in the
+// data directory when no master key is configured. It suits development
+// only, because whoever copies the data directory gets the key with it.
+const DevMasterKeyFileName = "master.key"
+
+// addKeyFlags adds the flags that locate the master key.
+func addKeyFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "file with the 32-byte master key that wraps the data keys, as base64 or 64 hex digits, mode 0600; without it and ONBOARDING_MASTER_KEY, serve uses --data-dir/master.key and creates it if missing, on a loopback address only (env ONBOARDING_MASTER_KEY_FILE)")
+	fs.StringVar(&cfg.masterKey, "master-key", "", "the master key itself, as base64 or 64 hex digits; prefer the environment variable, which ps does not show (env ONBOARDING_MASTER_KEY)")
+}
+
+// masterKeyConfigured reports whether a master key was given, rather than
+// taken from the development file in the data directory.
+func (c *Config) masterKeyConfigured() bool { return c.MasterKeyFile != "" || c.masterKey != "" }
+
+// loadMasterKey returns the configured master key. Without one it reads
+// the development key file in the data directory, creating it when create
+// is true, and returns nil when it does not exist and create is false.
+func loadMasterKey(cfg Config, create bool, log zerolog.Logger) (*keyring.MasterKey, error) {
+	switch {
+	case cfg.masterKey != "":
+		m, err := keyring.ParseMasterKey(cfg.masterKey)
+		if err != nil {
+			return nil, fmt.Errorf("--master-key (%s): %w", envName("master-key"), err)
+		}
+		return m, nil
+	case cfg.MasterKeyFile != "":
+		return keyring.LoadMasterKeyFile(cfg.MasterKeyFile)
+	}
+	path := filepath.Join(cfg.DataDir, DevMasterKeyFileName)
+	m, err := keyring.LoadMasterKeyFile(path)
+	if err == nil {
+		log.Warn().Str("path", path).Str("master_key_id", m.ID()).Msg("master key read from the data directory; configure --master-key-file outside it for production")
+		return m, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !create {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	m, err = keyring.GenerateMasterKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	log.Warn().Str("path", path).Str("master_key_id", m.ID()).Msg("created a development master key in the data directory; configure --master-key-file outside it for production")
+	return m, nil
+}
+
+// openKeyStorage opens the storage of wrapped data keys that belongs to
+// store: a bbolt file beside the embedded store, or key streams in
+// EventStoreDB, whose replicas all share them.
+func openKeyStorage(cfg Config, store eventstore.Store) (keyring.Storage, error) {
+	if s, ok := store.(*esdb.Store); ok {
+		return s.KeyStorage(), nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return keyring.OpenFile(filepath.Join(cfg.DataDir, KeyFileName))
+}
+
+// openCodec returns the codec for store with its keyring, and the keyring
+// to close. Without a master key and with create false, as for offline
+// commands on a store that never sealed anything, the codec has no
+// keyring and fails on sealed values.
+func openCodec(cfg Config, store eventstore.Store, create bool, log zerolog.Logger) (*eventstore.Codec, io.Closer, error) {
+	master, err := loadMasterKey(cfg, create, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if master == nil {
+		return eventstore.NewCodec(nil), io.NopCloser(nil), nil
+	}
+	storage, err := openKeyStorage(cfg, store)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := keyring.New(master, storage)
+	log.Info().Str("master_key_id", master.ID()).Msg("keyring opened")
+	return eventstore.NewCodec(keys), keys, nil
+}
+
+const rotateUsage = `Usage: onboarding rotate-master-key [flags] --new-master-key-file FILE
+
+Rewraps every project's data key, now wrapped by the configured master key
+(--master-key-file or ONBOARDING_MASTER_KEY), with the new master key. The
+event log is not touched. Keys already wrapped by the new key are skipped,
+so an interrupted rotation can be run again. Afterwards, start the server
+with the new key.
+`
+
+// rotateMasterKey is the rotate-master-key command.
+func rotateMasterKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c := newStoreCommand("rotate-master-key", rotateUsage, getenv, stderr)
+	var newKeyFile string
+	c.fs.StringVar(&newKeyFile, "new-master-key-file", "", "file with the new master key, as base64 or 64 hex digits, mode 0600")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	if newKeyFile == "" {
+		return errors.New("--new-master-key-file is missing; generate a key with 'openssl rand -base64 32 > new.key && chmod 600 new.key'")
+	}
+	log, _ := newCommandLogger(c.cfg, stderr)
+	old, err := loadMasterKey(c.cfg, false, log)
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		return fmt.Errorf("no master key configured and no %s in %s; pass the current key with --master-key-file", DevMasterKeyFileName, c.cfg.DataDir)
+	}
+	next, err := keyring.LoadMasterKeyFile(newKeyFile)
+	if err != nil {
+		return err
+	}
+	storage, err := openRotationStorage(c.cfg, log)
+	if err != nil {
+		return err
+	}
+	defer storage.Close()
+	n, err := keyring.Rotate(ctx, storage, old, next)
+	if err != nil {
+		return fmt.Errorf("rotate master key after %d rewrapped data keys: %w", n, err)
+	}
+	log.Info().Str("old_master_key_id", old.ID()).Str("new_master_key_id", next.ID()).Int("data_keys", n).Msg("master key rotated")
+	fmt.Fprintf(stdout, "rewrapped %d data keys from master key %s to %s; start the server with the new key\n", n, old.ID(), next.ID())
+	return nil
+}
+
+// openRotationStorage opens the key storage to rotate. The embedded key
+// file is opened alone, so that the rotation leaves the event store file
+// as it is; EventStoreDB key streams need the store's client.
+func openRotationStorage(cfg Config, log zerolog.Logger) (keyring.Storage, error) {
+	if cfg.Store != "embedded" {
+		store, err := openExistingStore(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		return &storeKeyStorage{Storage: store.(*esdb.Store).KeyStorage(), store: store}, nil
+	}
+	path := filepath.Join(cfg.DataDir, KeyFileName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no data keys in %s: %w; pass the data directory of the server with --data-dir (%s)", cfg.DataDir, err, envName("data-dir"))
+	}
+	return keyring.OpenFile(path)
+}
+
+// storeKeyStorage closes the store whose client its key storage uses.
+type storeKeyStorage struct {
+	keyring.Storage
+	store eventstore.Store
+}
+
+func (s *storeKeyStorage) Close() error { return errors.Join(s.Storage.Close(), s.store.Close()) }
