@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+
+	"github.com/integrationplatform/onboarding/eventstore/esdb/esdbtest"
 )
 
 // personalValues are the secret answers and contact details that the
@@ -170,7 +172,20 @@ func TestRevealSecretIsRecorded(t *testing.T) {
 
 func TestErasePersonalData(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, dir)
+	testErasure(t, func() *testServer { return startServer(t, dir) }, []string{"verify", "--data-dir", dir})
+}
+
+func TestErasePersonalDataOnInProcessESDB(t *testing.T) {
+	fake := esdbtest.Start(t)
+	start := func() *testServer { return startServer(t, t.TempDir(), onESDB(fake.ConnectionString())) }
+	testErasure(t, start, []string{"verify", "--store", "esdb", "--esdb-url", fake.ConnectionString(), "--master-key", testMasterKey})
+}
+
+// testErasure erases one of two projects on a server from start, checks
+// the views, history and rules before and after a restart, and runs the
+// verify command with verifyArgs once the server has stopped.
+func testErasure(t *testing.T, start func() *testServer, verifyArgs []string) {
+	s := start()
 	id := submitPersonalData(t, s)
 	other := submitPersonalData(t, s)
 
@@ -252,12 +267,12 @@ func TestErasePersonalData(t *testing.T) {
 	// A rebuild from the log, which cannot open the sealed values any
 	// more, shows the same.
 	s.stop(t)
-	s = startServer(t, dir)
+	s = start()
 	checkErased(t, s, "after restart")
 	s.stop(t)
 
 	var out bytes.Buffer
-	if code := run(context.Background(), []string{"verify", "--data-dir", dir}, env(nil), &out, io.Discard); code != 0 {
+	if code := run(context.Background(), verifyArgs, env(nil), &out, io.Discard); code != 0 {
 		t.Errorf("verify after erasure exited %d:\n%s", code, out.String())
 	}
 }
@@ -345,5 +360,37 @@ func TestRotateMasterKey(t *testing.T) {
 	code = run(context.Background(), []string{"rotate-master-key", "--data-dir", dir, "--master-key-file", newKeyFile, "--new-master-key-file", newKeyFile}, env(nil), &out, io.Discard)
 	if code != 0 || !strings.Contains(out.String(), "rewrapped 0 data keys") {
 		t.Errorf("a second rotation to the same key exited %d: %s; want 0 keys rewrapped", code, out.String())
+	}
+}
+
+func TestTokensNotLogged(t *testing.T) {
+	var logs syncBuffer
+	s := startServerWithLog(t, t.TempDir(), zerolog.New(&logs).Level(zerolog.DebugLevel), withAuth)
+	valid := mintFor(t, "engineer", "")
+	forged := valid[:strings.LastIndexByte(valid, '.')+1] + "c2lnbmF0dXJlLW9mLWFub3RoZXIta2V5"
+
+	if res := s.as(t, valid, `{ dashboard { totalProjects } }`, nil); len(res.Errors) > 0 {
+		t.Fatalf("request with a valid token failed: %+v", res.Errors)
+	}
+	if res := s.as(t, forged, `{ dashboard { totalProjects } }`, nil); res.code() != "UNAUTHENTICATED" {
+		t.Fatalf("request with a forged token: code %q, want UNAUTHENTICATED", res.code())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lines := subscribeSSEAs(t, ctx, s, valid, `subscription { dashboardChanged { totalProjects } }`, nil)
+	var first map[string]any
+	nextSSE(t, ctx, lines, &first)
+	cancel()
+	s.stop(t)
+
+	log := logs.String()
+	if !strings.Contains(log, `"status":401`) {
+		t.Fatalf("the log has no line for the rejected request; the check below may have read too little:\n%s", log)
+	}
+	for name, token := range map[string]string{"valid": valid, "forged": forged} {
+		signature := token[strings.LastIndexByte(token, '.')+1:]
+		if strings.Contains(log, signature) {
+			t.Errorf("the log holds the signature of the %s token", name)
+		}
 	}
 }
