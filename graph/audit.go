@@ -380,7 +380,7 @@ func diffView(d *readmodel.ProjectDiff) *model.ProjectDiff {
 		out.TestsRun = append(out.TestsRun, &model.TestRunChange{StepID: t.StepID, TestID: t.TestID, Passed: t.Passed, Notes: optional(t.Notes), Event: eventView(t.Event)})
 	}
 	for _, t := range d.TimeLogged {
-		out.TimeLogged = append(out.TimeLogged, &model.TimeLoggedChange{Hours: t.Hours, Description: t.Description, StepID: optional(t.StepID), Event: eventView(t.Event)})
+		out.TimeLogged = append(out.TimeLogged, &model.TimeLoggedChange{Hours: t.Hours, Description: &t.Description, StepID: optional(t.StepID), Event: eventView(t.Event)})
 	}
 	for _, s := range d.StatusChanges {
 		out.StatusChanges = append(out.StatusChanges, &model.StatusChange{From: s.From, To: s.To, Reason: optional(s.Reason), Event: eventView(s.Event)})

@@ -88,7 +88,13 @@ var customerWide = map[string]bool{
 // use everything.
 func (r *Resolver) Authorize(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || !fc.IsResolver || (fc.Object != "Query" && fc.Object != "Mutation" && fc.Object != "Subscription") {
+	if fc == nil {
+		return next(ctx)
+	}
+	if fc.Object != "Query" && fc.Object != "Mutation" && fc.Object != "Subscription" {
+		return hideInternalNotes(ctx, fc, next)
+	}
+	if !fc.IsResolver {
 		return next(ctx)
 	}
 	info := RequestInfoFrom(ctx)

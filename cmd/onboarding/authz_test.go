@@ -208,3 +208,89 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// bearerTransport adds a bearer token to every request.
+type bearerTransport struct{ token string }
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestCustomerDoesNotSeeInternalNotes(t *testing.T) {
+	s := startServer(t, t.TempDir(), withAuth)
+	engineer := mintFor(t, "engineer", "")
+	client := &http.Client{Transport: bearerTransport{engineer}}
+	id, err := Play(context.Background(), client, s.URL, "onboarding-run.graphql", readExample(t), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer := mintFor(t, "customer", "nordic-garden-ab")
+
+	const query = `query($p: ID!) {
+  project(id: $p) { timeEntries { hours description } step(id: "order-testing") { tests { attempts { passed notes } } } }
+  history(projectId: $p, first: 500, filter: {types: ["TestResultRecorded", "TimeLogged"]}) { edges { node { type data } } }
+}`
+	type view struct {
+		Project struct {
+			TimeEntries []struct {
+				Hours       float64
+				Description *string
+			}
+			Step struct {
+				Tests []struct {
+					Attempts []struct {
+						Passed bool
+						Notes  *string
+					}
+				}
+			}
+		}
+		History struct {
+			Edges []struct{ Node struct{ Type, Data string } }
+		}
+	}
+	read := func(token string) view {
+		t.Helper()
+		res := s.as(t, token, query, map[string]any{"p": id})
+		if len(res.Errors) > 0 {
+			t.Fatalf("query failed: %+v", res.Errors)
+		}
+		var v view
+		_ = json.Unmarshal(res.Data["project"], &v.Project)
+		_ = json.Unmarshal(res.Data["history"], &v.History)
+		return v
+	}
+	notes := func(v view) (descriptions, testNotes, dataNotes int) {
+		for _, e := range v.Project.TimeEntries {
+			if e.Description != nil {
+				descriptions++
+			}
+		}
+		for _, test := range v.Project.Step.Tests {
+			for _, a := range test.Attempts {
+				if a.Notes != nil {
+					testNotes++
+				}
+			}
+		}
+		for _, e := range v.History.Edges {
+			if strings.Contains(e.Node.Data, `"notes"`) || strings.Contains(e.Node.Data, `"description"`) {
+				dataNotes++
+			}
+		}
+		return descriptions, testNotes, dataNotes
+	}
+
+	asEngineer, asCustomer := read(engineer), read(customer)
+	if d, n, h := notes(asEngineer); d == 0 || n == 0 || h == 0 {
+		t.Fatalf("the engineer sees %d time descriptions, %d test notes and %d events with notes; the example has all three", d, n, h)
+	}
+	if d, n, h := notes(asCustomer); d+n+h != 0 {
+		t.Errorf("the customer sees %d time descriptions, %d test notes and %d events with notes, want none", d, n, h)
+	}
+	if len(asCustomer.Project.TimeEntries) != len(asEngineer.Project.TimeEntries) || len(asCustomer.History.Edges) != len(asEngineer.History.Edges) {
+		t.Error("the customer sees fewer time entries or events than the engineer; only the notes should be hidden")
+	}
+}

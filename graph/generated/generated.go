@@ -2687,7 +2687,8 @@ type ConnectedSystem {
 
 type TimeEntry {
   hours: Float!
-  description: String!
+  "What the time was spent on; an internal note, null for customers."
+  description: String
   stepId: ID
   loggedAt: Time!
   loggedBy: String!
@@ -2809,6 +2810,7 @@ type Test {
 
 type TestAttempt {
   passed: Boolean!
+  "The engineer's notes on the run; an internal note, null for customers."
   notes: String
   recordedAt: Time!
   recordedBy: String!
@@ -2909,7 +2911,11 @@ type ProjectEvent {
   correlationId: String
   "Id of the command that caused the event; every event of one command has the same."
   causationId: String
-  "The event's data as JSON; secret answers are masked."
+  """
+  The event's data as JSON. Secret answers are masked, and for customers the
+  internal notes (notes of test runs, descriptions of logged time) are left
+  out.
+  """
   data: String!
 }
 
@@ -3143,6 +3149,7 @@ type TestRunChange {
   stepId: ID!
   testId: ID!
   passed: Boolean!
+  "An internal note, null for customers."
   notes: String
   event: ProjectEvent!
 }
@@ -3150,7 +3157,8 @@ type TestRunChange {
 "Time logged on the project."
 type TimeLoggedChange {
   hours: Float!
-  description: String!
+  "An internal note, null for customers."
+  description: String
   stepId: ID
   event: ProjectEvent!
 }
@@ -11414,10 +11422,10 @@ func (ec *executionContext) _TimeEntry_description(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalOString2string(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_TimeEntry_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -11551,11 +11559,11 @@ func (ec *executionContext) _TimeLoggedChange_description(ctx context.Context, f
 			return obj.Description, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_TimeLoggedChange_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -16872,7 +16880,7 @@ func (ec *executionContext) _TimeEntry(ctx context.Context, sel ast.SelectionSet
 			}
 		case "description":
 			out.Values[i] = ec._TimeEntry_description(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "stepId":
@@ -16930,7 +16938,7 @@ func (ec *executionContext) _TimeLoggedChange(ctx context.Context, sel ast.Selec
 			}
 		case "description":
 			out.Values[i] = ec._TimeLoggedChange_description(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "stepId":

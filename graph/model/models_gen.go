@@ -215,7 +215,9 @@ type ProjectEvent struct {
 	CorrelationID *string `json:"correlationId,omitempty"`
 	// Id of the command that caused the event; every event of one command has the same.
 	CausationID *string `json:"causationId,omitempty"`
-	// The event's data as JSON; secret answers are masked.
+	// The event's data as JSON. Secret answers are masked, and for customers the
+	// internal notes (notes of test runs, descriptions of logged time) are left
+	// out.
 	Data string `json:"data"`
 }
 
@@ -335,17 +337,19 @@ type SystemInput struct {
 
 // One recorded run of a test.
 type TestRunChange struct {
-	StepID string        `json:"stepId"`
-	TestID string        `json:"testId"`
-	Passed bool          `json:"passed"`
-	Notes  *string       `json:"notes,omitempty"`
-	Event  *ProjectEvent `json:"event"`
+	StepID string `json:"stepId"`
+	TestID string `json:"testId"`
+	Passed bool   `json:"passed"`
+	// An internal note, null for customers.
+	Notes *string       `json:"notes,omitempty"`
+	Event *ProjectEvent `json:"event"`
 }
 
 // Time logged on the project.
 type TimeLoggedChange struct {
-	Hours       float64       `json:"hours"`
-	Description string        `json:"description"`
+	Hours float64 `json:"hours"`
+	// An internal note, null for customers.
+	Description *string       `json:"description,omitempty"`
 	StepID      *string       `json:"stepId,omitempty"`
 	Event       *ProjectEvent `json:"event"`
 }
