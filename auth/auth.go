@@ -104,17 +104,8 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	switch c.Role {
-	case RoleEngineer, RoleAuditor, RoleAdmin:
-	case RoleCustomer:
-		if c.CustomerID == "" {
-			return Principal{}, fmt.Errorf("%w: a customer token needs a customerId claim", ErrUnauthenticated)
-		}
-	default:
-		return Principal{}, fmt.Errorf("%w: role %q is unknown; use customer, engineer, auditor or admin", ErrUnauthenticated, c.Role)
-	}
-	if c.Subject == "" {
-		return Principal{}, fmt.Errorf("%w: the token has no subject", ErrUnauthenticated)
+	if err := checkClaims(c.Subject, c.Role, c.CustomerID); err != nil {
+		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
 	p := Principal{Subject: c.Subject, Role: c.Role, CustomerID: c.CustomerID}
 	if c.ExpiresAt != nil {
@@ -138,6 +129,9 @@ func (v *Verifier) key(t *jwt.Token) (any, error) {
 func Mint(c Config, subject, role, customerID string, ttl time.Duration, now time.Time) (string, error) {
 	if len(c.HS256Secret) == 0 {
 		return "", errors.New("minting a token needs the HS256 secret; set --jwt-secret or ONBOARDING_JWT_SECRET")
+	}
+	if err := checkClaims(subject, role, customerID); err != nil {
+		return "", err
 	}
 	cl := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -212,4 +206,22 @@ func (k jwk) publicKey() (crypto.PublicKey, error) {
 	default:
 		return nil, fmt.Errorf("key type %q is not supported; use RSA or EC", k.Kty)
 	}
+}
+
+// checkClaims checks the claims that Verify needs beyond the registered
+// ones, so that Mint refuses what Verify would reject.
+func checkClaims(subject, role, customerID string) error {
+	switch role {
+	case RoleEngineer, RoleAuditor, RoleAdmin:
+	case RoleCustomer:
+		if customerID == "" {
+			return errors.New("a customer token needs a customerId claim (the token command's --customer)")
+		}
+	default:
+		return fmt.Errorf("role %q is unknown; use customer, engineer, auditor or admin", role)
+	}
+	if subject == "" {
+		return errors.New("the token has no subject")
+	}
+	return nil
 }

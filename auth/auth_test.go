@@ -62,8 +62,9 @@ func TestVerifyRejects(t *testing.T) {
 		"wrong issuer":        mint(other, RoleEngineer, "", time.Hour, now),
 		"wrong audience":      mint(otherAudience, RoleEngineer, "", time.Hour, now),
 		"wrong key":           mint(wrongKey, RoleEngineer, "", time.Hour, now),
-		"unknown role":        mint(testConfig, "superuser", "", time.Hour, now),
-		"customer no binding": mint(testConfig, RoleCustomer, "", time.Hour, now),
+		"unknown role":        signUnchecked(t, "bob", "superuser", "", now),
+		"customer no binding": signUnchecked(t, "bob", RoleCustomer, "", now),
+		"no subject":          signUnchecked(t, "", RoleEngineer, "", now),
 		"garbage":             "not.a.token",
 		"alg none":            noneToken(t),
 	}
@@ -165,5 +166,35 @@ func TestVerifyRejectsAlgorithmConfusion(t *testing.T) {
 	}
 	if _, err := v.Verify(signed); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("HS256 token signed with public key bytes: %v, want ErrUnauthenticated", err)
+	}
+}
+
+// signUnchecked signs claims that Mint refuses to mint, as a token from
+// another issuer might carry.
+func signUnchecked(t *testing.T, subject, role, customerID string, now time.Time) string {
+	t.Helper()
+	cl := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject: subject, Issuer: testConfig.Issuer, Audience: jwt.ClaimStrings{testConfig.Audience},
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
+		},
+		Role: role, CustomerID: customerID,
+	}
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, cl).SignedString(testConfig.HS256Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+func TestMintRejectsClaimsVerifyRejects(t *testing.T) {
+	for name, args := range map[string][3]string{
+		"unknown role":        {"bob", "superuser", ""},
+		"customer no binding": {"bob", RoleCustomer, ""},
+		"no subject":          {"", RoleEngineer, ""},
+	} {
+		if _, err := Mint(testConfig, args[0], args[1], args[2], time.Hour, time.Now()); err == nil {
+			t.Errorf("%s: Mint returned a token that Verify rejects", name)
+		}
 	}
 }

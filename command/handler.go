@@ -171,7 +171,7 @@ func (h *Handler) Execute(ctx context.Context, req Request) (Result, error) {
 		if err := h.codec.DestroyKey(ctx, req.ProjectID); err != nil {
 			return res, fmt.Errorf("erase project %s: %w", req.ProjectID, err)
 		}
-		h.log.Info().Str("project_id", req.ProjectID).Msg("data key destroyed")
+		h.log.Info().Str("project_id", req.ProjectID).Str("correlation_id", req.CorrelationID).Str("user_id", req.Actor.UserID).Msg("data key destroyed")
 	}
 	if err := h.models.WaitFor(ctx, res.Position); err != nil {
 		return res, err

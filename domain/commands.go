@@ -296,7 +296,7 @@ func (p *Project) submitAnswer(c SubmitAnswer) ([]Event, error) {
 		return nil, violation(RuleStepCompleted, nil, "step %q is completed; reopen it before changing the answer to %q", q.Step.ID, q.ID)
 	}
 	if q.Kind == KindSecret && p.erased {
-		return nil, violation(RulePersonalDataErased, nil, "the personal data of project %q was erased, so it takes no more secret answers; start an additional project", p.id)
+		return nil, violation(RulePersonalDataErased, nil, "the personal data of project %q was erased, so it takes no more secret answers; collect new ones in an additional project", p.id)
 	}
 	value, err := NormalizeAnswer(q, c.Value, p.start.Systems)
 	if err != nil {
@@ -336,7 +336,7 @@ func (p *Project) checkSystem(q *Question, systemID string) error {
 
 func (p *Project) addContact(c AddContact) ([]Event, error) {
 	if p.erased {
-		return nil, violation(RulePersonalDataErased, nil, "the personal data of project %q was erased, so it takes no more contacts; start an additional project", p.id)
+		return nil, violation(RulePersonalDataErased, nil, "the personal data of project %q was erased, so it takes no more contacts; add new ones in an additional project", p.id)
 	}
 	if strings.TrimSpace(c.ContactID) == "" {
 		return nil, invalid("contactId", "contact id is empty; generate a unique id for each contact")
@@ -510,6 +510,9 @@ func (p *Project) revealSecret(c RevealSecret) ([]Event, error) {
 	}
 	if p.erased {
 		return nil, violation(RulePersonalDataErased, nil, "the personal data of project %q was erased, so no secret can be revealed", p.id)
+	}
+	if err := p.checkSystem(q, c.SystemID); err != nil {
+		return nil, err
 	}
 	key := AnswerKey{q.ID, c.SystemID}
 	if _, ok := p.answers[key]; !ok {

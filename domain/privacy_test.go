@@ -33,6 +33,8 @@ func TestRevealSecretRejections(t *testing.T) {
 		{"unknown question", domain.RevealSecret{QuestionID: "no-such-question"}, domain.KindNotFound, "questionId", nil},
 		{"question not secret", domain.RevealSecret{QuestionID: "sync-stock"}, domain.KindInvalid, "questionId", []domain.Event{plainAnswer}},
 		{"not answered", domain.RevealSecret{QuestionID: "api-credentials", SystemID: "klarna"}, domain.KindNotFound, "questionId", []domain.Event{secretAnswer}},
+		{"system missing", domain.RevealSecret{QuestionID: "api-credentials"}, domain.KindInvalid, "systemId", []domain.Event{secretAnswer}},
+		{"unknown system", domain.RevealSecret{QuestionID: "api-credentials", SystemID: "no-such-system"}, domain.KindInvalid, "systemId", []domain.Event{secretAnswer}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,7 +44,7 @@ func (c *Codec) seal(ctx context.Context, eventID, projectID string, e domain.Pe
 	}
 	key, err := c.keys.DataKey(ctx, projectID, true)
 	if err != nil {
-		return nil, fmt.Errorf("data key of project %s: %w", projectID, err)
+		return nil, fmt.Errorf("seal %s: %w", e.EventType(), err)
 	}
 	aead, err := newAEAD(key)
 	if err != nil {
@@ -88,7 +88,7 @@ func (c *Codec) open(ctx context.Context, eventID, projectID string, e domain.Pe
 				return nil
 			}
 			if err != nil {
-				return fmt.Errorf("data key of project %s: %w", projectID, err)
+				return err
 			}
 			if aead, err = newAEAD(key); err != nil {
 				return err
@@ -152,7 +152,7 @@ func (c *Codec) RequestHash(ctx context.Context, projectID string, request []byt
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("data key of project %s: %w", projectID, err)
+		return "", err
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("onboarding request hash\x00"))

@@ -123,6 +123,9 @@ func (r *Resolver) authorizeCustomer(operation string, args map[string]any, cust
 			filter = &model.ProjectFilter{}
 			args["filter"] = filter
 		}
+		if filter.CustomerID != nil && *filter.CustomerID != customerID {
+			return &ForbiddenError{Operation: operation, Role: roleCustomer, Reason: fmt.Sprintf("a customer lists only its own projects; leave customerId out or send %q", customerID)}
+		}
 		filter.CustomerID = &customerID
 		return nil
 	}

@@ -26,6 +26,6 @@ func (r *Resolver) revealSecret(ctx context.Context, in model.RevealSecretInput)
 			Message: fmt.Sprintf("the personal data of project %q was erased, so no secret can be revealed", in.ProjectID)}
 	}
 	r.Log.Info().Str("request_id", info.RequestID).Str("project_id", in.ProjectID).Str("question_id", cmd.QuestionID).
-		Str("user_id", info.Actor.UserID).Msg("secret revealed")
+		Str("system_id", cmd.SystemID).Str("user_id", info.Actor.UserID).Int("version", version).Msg("secret revealed")
 	return &model.RevealedSecret{ProjectID: in.ProjectID, QuestionID: cmd.QuestionID, SystemID: in.SystemID, Value: value, Version: version}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/integrationplatform/onboarding/eventstore"
 )
@@ -55,6 +56,9 @@ type Keyring struct {
 	// no Forget ran since the read started, so a DataKey that races with
 	// DestroyKey cannot put the destroyed key back into the cache.
 	forgetCount uint64
+	// checked is set once CheckMasterKey succeeded. New data keys are made
+	// only after that, so that a wrong master key cannot wrap any.
+	checked atomic.Bool
 }
 
 var _ eventstore.Keyring = (*Keyring)(nil)
@@ -77,6 +81,11 @@ func (k *Keyring) DataKey(ctx context.Context, projectID string, create bool) ([
 
 	wrapped, err := k.storage.Get(ctx, projectID)
 	if errors.Is(err, eventstore.ErrKeyNotFound) && create {
+		if !k.checked.Load() {
+			if err := k.CheckMasterKey(ctx); err != nil {
+				return nil, err
+			}
+		}
 		return k.create(ctx, projectID, forgetCount)
 	}
 	if err != nil {
@@ -152,16 +161,68 @@ func (k *Keyring) Close() error { return k.storage.Close() }
 // Rotate rewraps every data key in storage that old wrapped with next. Keys
 // that next already wraps are left as they are, so an interrupted rotation
 // can be run again. It returns how many keys it rewrapped.
+//
+// The check entry of CheckMasterKey is rewrapped last, in a pass of its
+// own, so that a rotation interrupted halfway still names the old master
+// key as the one to start with.
 func Rotate(ctx context.Context, storage Storage, old, next *MasterKey) (int, error) {
-	return storage.Rewrap(ctx, func(projectID string, wrapped []byte) ([]byte, error) {
-		if next.WrappedBy(wrapped) {
-			return wrapped, nil
+	rewrap := func(only func(projectID string) bool) func(string, []byte) ([]byte, error) {
+		return func(projectID string, wrapped []byte) ([]byte, error) {
+			if !only(projectID) || next.WrappedBy(wrapped) {
+				return wrapped, nil
+			}
+			key, err := old.Unwrap(projectID, wrapped)
+			if err != nil {
+				return nil, err
+			}
+			defer clear(key)
+			return next.Wrap(projectID, key)
 		}
-		key, err := old.Unwrap(projectID, wrapped)
-		if err != nil {
-			return nil, err
+	}
+	n, err := storage.Rewrap(ctx, rewrap(func(id string) bool { return id != checkID }))
+	if err != nil {
+		return n, err
+	}
+	_, err = storage.Rewrap(ctx, rewrap(func(id string) bool { return id == checkID }))
+	return n, err
+}
+
+// checkID is the storage entry that records which master key wraps the
+// data keys. Project ids are UUIDs, so it cannot clash with one.
+const checkID = "master-key-check"
+
+// CheckMasterKey checks that the keyring's master key is the one that
+// wraps the data keys in its storage, so that a server started with
+// another key fails at once instead of failing to open every sealed value.
+// The first check on an empty storage records the master key.
+func (k *Keyring) CheckMasterKey(ctx context.Context) error {
+	err := k.checkMasterKey(ctx)
+	if err == nil {
+		k.checked.Store(true)
+	}
+	return err
+}
+
+func (k *Keyring) checkMasterKey(ctx context.Context) error {
+	wrapped, err := k.storage.Get(ctx, checkID)
+	if errors.Is(err, eventstore.ErrKeyNotFound) {
+		if wrapped, err = k.master.Wrap(checkID, make([]byte, KeySize)); err != nil {
+			return err
 		}
-		defer clear(key)
-		return next.Wrap(projectID, key)
-	})
+		err = k.storage.Create(ctx, checkID, wrapped)
+		if errors.Is(err, ErrExists) {
+			return k.checkMasterKey(ctx)
+		}
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("read the master key check: %w", err)
+	}
+	if !k.master.WrappedBy(wrapped) {
+		return fmt.Errorf("the data keys are wrapped by master key %s, not by the configured master key %s; configure the key that wrapped them (after a finished rotation, the new key)", wrappedKeyID(wrapped), k.master.ID())
+	}
+	if _, err := k.master.Unwrap(checkID, wrapped); err != nil {
+		return fmt.Errorf("the configured master key %s does not open the master key check: %w", k.master.ID(), err)
+	}
+	return nil
 }

@@ -831,3 +831,59 @@ func TestFileMethodsAfterClose(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckMasterKeyRejectsOtherKey(t *testing.T) {
+	storage := openTestFile(t, filepath.Join(t.TempDir(), "keys.db"))
+	right, wrong := newMasterKey(t), newMasterKey(t)
+	ctx := context.Background()
+	if err := New(right, storage).CheckMasterKey(ctx); err != nil {
+		t.Fatalf("first check on an empty storage: %v", err)
+	}
+	if err := New(right, storage).CheckMasterKey(ctx); err != nil {
+		t.Errorf("check with the recording key: %v", err)
+	}
+
+	err := New(wrong, storage).CheckMasterKey(ctx)
+
+	if err == nil || !strings.Contains(err.Error(), right.ID()) || !strings.Contains(err.Error(), wrong.ID()) {
+		t.Errorf("check with another key returned %v, want an error naming both key ids", err)
+	}
+}
+
+func TestWrongMasterKeyMakesNoDataKey(t *testing.T) {
+	storage := openTestFile(t, filepath.Join(t.TempDir(), "keys.db"))
+	ctx := context.Background()
+	if err := New(newMasterKey(t), storage).CheckMasterKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := New(newMasterKey(t), storage).DataKey(ctx, "p1", true)
+
+	if err == nil {
+		t.Fatal("a keyring with another master key made a data key")
+	}
+	if _, err := storage.Get(ctx, "p1"); !errors.Is(err, eventstore.ErrKeyNotFound) {
+		t.Errorf("storage after the refused DataKey: %v, want ErrKeyNotFound", err)
+	}
+}
+
+func TestRotateMovesCheckToNewKey(t *testing.T) {
+	storage := openTestFile(t, filepath.Join(t.TempDir(), "keys.db"))
+	old, next := newMasterKey(t), newMasterKey(t)
+	ctx := context.Background()
+	if _, err := New(old, storage).DataKey(ctx, "p1", true); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := Rotate(ctx, storage, old, next)
+
+	if err != nil || n != 1 {
+		t.Fatalf("Rotate = %d, %v; want 1 data key and no error", n, err)
+	}
+	if err := New(next, storage).CheckMasterKey(ctx); err != nil {
+		t.Errorf("check with the new key after the rotation: %v", err)
+	}
+	if err := New(old, storage).CheckMasterKey(ctx); err == nil {
+		t.Error("check with the old key passed after the rotation")
+	}
+}

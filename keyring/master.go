@@ -67,6 +67,9 @@ func ParseMasterKey(text string) (*MasterKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key is neither base64 nor 64 hex digits; generate one with 'openssl rand -base64 32'")
 	}
+	if len(material) != KeySize {
+		return nil, fmt.Errorf("master key decodes from base64 to %d bytes, want %d (or 64 hex digits); generate one with 'openssl rand -base64 32'", len(material), KeySize)
+	}
 	return NewMasterKey(material)
 }
 
@@ -147,13 +150,21 @@ func (m *MasterKey) Unwrap(projectID string, wrapped []byte) ([]byte, error) {
 		return nil, fmt.Errorf("wrapped data key of project %s is malformed", projectID)
 	}
 	if !m.WrappedBy(wrapped) {
-		return nil, fmt.Errorf("data key of project %s was wrapped by master key %x, not by the configured key %s; finish the master key rotation", projectID, wrapped[1:1+keyIDSize], m.ID())
+		return nil, fmt.Errorf("data key of project %s is wrapped by master key %s, not by the configured key %s; configure the key that wrapped it, or run rotate-master-key again to finish a rotation", projectID, wrappedKeyID(wrapped), m.ID())
 	}
 	key, err := m.aead.Open(nil, wrapped[1+keyIDSize:header], wrapped[header:], wrapAAD(projectID))
 	if err != nil {
 		return nil, fmt.Errorf("unwrap data key of project %s: %w", projectID, err)
 	}
 	return key, nil
+}
+
+// wrappedKeyID returns the id of the master key that wrapped a data key.
+func wrappedKeyID(wrapped []byte) string {
+	if len(wrapped) < 1+keyIDSize {
+		return "unknown"
+	}
+	return hex.EncodeToString(wrapped[1 : 1+keyIDSize])
 }
 
 func wrapAAD(projectID string) []byte { return []byte("onboarding data key\x00" + projectID) }

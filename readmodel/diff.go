@@ -122,8 +122,12 @@ func (d *ProjectDiff) add(s *projectState, env eventstore.Envelope) {
 		old, had := p.Answer(key)
 		change := AnswerChange{Key: key, OldValue: old, HadOldValue: had, NewValue: e.Value, Event: env}
 		if q, ok := p.Template().Question(e.QuestionID); ok && q.Kind == domain.KindSecret {
-			change.NewValue = MaskSecret(change.NewValue)
-			if had {
+			// Erased values stay "[erased]"; a mask of them would read as a
+			// secret ending in "sed]".
+			if !e.Erased {
+				change.NewValue = MaskSecret(change.NewValue)
+			}
+			if had && (old != domain.ErasedValue || !p.Erased() && !e.Erased) {
 				change.OldValue = MaskSecret(change.OldValue)
 			}
 		}

@@ -157,8 +157,8 @@ func TestRoleMatrix(t *testing.T) {
 		}
 	}
 
-	// The customer's project list holds only its own projects, whatever
-	// filter it sends.
+	// The customer's project list holds only its own projects, and a filter
+	// naming another customer is denied.
 	count := func(token, filter string) int {
 		var page struct{ TotalCount int }
 		res := s.as(t, token, `{ projects`+filter+` { totalCount } }`, nil)
@@ -169,8 +169,11 @@ func TestRoleMatrix(t *testing.T) {
 	if got := count(tokens["customer"], ""); got != acme || acme == all {
 		t.Errorf("customer sees %d projects; acme has %d of %d", got, acme, all)
 	}
-	if got := count(tokens["customer"], `(filter: {customerId: "globex"})`); got != acme {
-		t.Errorf("customer asking for globex sees %d projects, want its own %d", got, acme)
+	if got := count(tokens["customer"], `(filter: {customerId: "acme"})`); got != acme {
+		t.Errorf("customer asking for its own projects sees %d, want %d", got, acme)
+	}
+	if res := s.as(t, tokens["customer"], `{ projects(filter: {customerId: "globex"}) { totalCount } }`, nil); res.code() != "FORBIDDEN" {
+		t.Errorf("customer asking for globex's projects: code %q, want FORBIDDEN", res.code())
 	}
 	var dashboard struct{ TotalProjects int }
 	_ = json.Unmarshal(s.as(t, tokens["customer"], `{ dashboard { totalProjects } }`, nil).Data["dashboard"], &dashboard)
@@ -207,15 +210,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// bearerTransport adds a bearer token to every request.
-type bearerTransport struct{ token string }
-
-func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return http.DefaultTransport.RoundTrip(r)
 }
 
 func TestCustomerDoesNotSeeInternalNotes(t *testing.T) {
@@ -292,5 +286,16 @@ func TestCustomerDoesNotSeeInternalNotes(t *testing.T) {
 	}
 	if len(asCustomer.Project.TimeEntries) != len(asEngineer.Project.TimeEntries) || len(asCustomer.History.Edges) != len(asEngineer.History.Edges) {
 		t.Error("the customer sees fewer time entries or events than the engineer; only the notes should be hidden")
+	}
+}
+
+func TestPlayWithToken(t *testing.T) {
+	s := startServer(t, t.TempDir(), withAuth)
+	var out, errOut bytes.Buffer
+
+	code := run(context.Background(), []string{"play", "--url", s.URL, "--token", mintFor(t, "engineer", ""), "../../examples/onboarding-run.graphql"}, env(nil), &out, &errOut)
+
+	if code != 0 || !strings.Contains(out.String(), "project id: ") {
+		t.Errorf("play with a token exited %d:\n%s%s", code, out.String(), errOut.String())
 	}
 }

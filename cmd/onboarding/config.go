@@ -189,6 +189,9 @@ func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("--addr (%s) %q is not a host:port address: %v; use for example 127.0.0.1:8080", envName("addr"), c.Addr, err)
 	}
+	if c.MasterKeyFile != "" && c.masterKey != "" {
+		return fmt.Errorf("both --master-key-file (%s) and --master-key (%s) are set; set only one", envName("master-key-file"), envName("master-key"))
+	}
 	switch c.Store {
 	case "embedded":
 	case "esdb":

@@ -28,7 +28,7 @@ const DevMasterKeyFileName = "master.key"
 
 // addKeyFlags adds the flags that locate the master key.
 func addKeyFlags(fs *flag.FlagSet, cfg *Config) {
-	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "file with the 32-byte master key that wraps the data keys, as base64 or 64 hex digits, mode 0600; without it and ONBOARDING_MASTER_KEY, serve uses --data-dir/master.key and creates it if missing, on a loopback address only (env ONBOARDING_MASTER_KEY_FILE)")
+	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "file with the 32-byte master key that wraps the data keys, as base64 or 64 hex digits, mode 0600; without it and ONBOARDING_MASTER_KEY, the file master.key in --data-dir is used, which serve creates if missing on a loopback address (env ONBOARDING_MASTER_KEY_FILE)")
 	fs.StringVar(&cfg.masterKey, "master-key", "", "the master key itself, as base64 or 64 hex digits; prefer the environment variable, which ps does not show (env ONBOARDING_MASTER_KEY)")
 }
 
@@ -48,7 +48,11 @@ func loadMasterKey(cfg Config, create bool, log zerolog.Logger) (*keyring.Master
 		}
 		return m, nil
 	case cfg.MasterKeyFile != "":
-		return keyring.LoadMasterKeyFile(cfg.MasterKeyFile)
+		m, err := keyring.LoadMasterKeyFile(cfg.MasterKeyFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w; pass an existing key file to --master-key-file, or create one with 'openssl rand -base64 32 > FILE && chmod 600 FILE'", err)
+		}
+		return m, err
 	}
 	path := filepath.Join(cfg.DataDir, DevMasterKeyFileName)
 	m, err := keyring.LoadMasterKeyFile(path)
@@ -90,7 +94,7 @@ func openKeyStorage(cfg Config, store eventstore.Store) (keyring.Storage, error)
 // to close. Without a master key and with create false, as for offline
 // commands on a store that never sealed anything, the codec has no
 // keyring and fails on sealed values.
-func openCodec(cfg Config, store eventstore.Store, create bool, log zerolog.Logger) (*eventstore.Codec, io.Closer, error) {
+func openCodec(ctx context.Context, cfg Config, store eventstore.Store, create bool, log zerolog.Logger) (*eventstore.Codec, io.Closer, error) {
 	master, err := loadMasterKey(cfg, create, log)
 	if err != nil {
 		return nil, nil, err
@@ -103,6 +107,16 @@ func openCodec(cfg Config, store eventstore.Store, create bool, log zerolog.Logg
 		return nil, nil, err
 	}
 	keys := keyring.New(master, storage)
+	err = keys.CheckMasterKey(ctx)
+	if errors.Is(err, eventstore.ErrUnavailable) {
+		// The keyring checks again before it makes the first data key.
+		log.Warn().Err(err).Msg("master key check postponed: the event store is unavailable")
+		err = nil
+	}
+	if err != nil {
+		storage.Close()
+		return nil, nil, err
+	}
 	log.Info().Str("master_key_id", master.ID()).Msg("keyring opened")
 	return eventstore.NewCodec(keys), keys, nil
 }
@@ -139,6 +153,9 @@ func rotateMasterKey(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return err
 	}
+	if next.ID() == old.ID() {
+		return fmt.Errorf("the new master key %s is the current one; pass a newly generated key to --new-master-key-file", next.ID())
+	}
 	storage, err := openRotationStorage(c.cfg, log)
 	if err != nil {
 		return err
@@ -149,7 +166,11 @@ func rotateMasterKey(ctx context.Context, args []string, getenv func(string) str
 		return fmt.Errorf("rotate master key after %d rewrapped data keys: %w", n, err)
 	}
 	log.Info().Str("old_master_key_id", old.ID()).Str("new_master_key_id", next.ID()).Int("data_keys", n).Msg("master key rotated")
-	fmt.Fprintf(stdout, "rewrapped %d data keys from master key %s to %s; start the server with the new key\n", n, old.ID(), next.ID())
+	fmt.Fprintf(stdout, "data keys rewrapped: %d, from master key %s to %s\n", n, old.ID(), next.ID())
+	fmt.Fprintf(stdout, "from now on, start the server and the replay and verify commands with --master-key-file %s\n", newKeyFile)
+	if !c.cfg.masterKeyConfigured() {
+		fmt.Fprintf(stdout, "the old key is still in %s; delete it once the server runs with the new key\n", filepath.Join(c.cfg.DataDir, DevMasterKeyFileName))
+	}
 	return nil
 }
 

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		err = serve(ctx, args, getenv, stderr)
 	case "play":
-		err = play(ctx, args, stdout, stderr)
+		err = play(ctx, args, getenv, stdout, stderr)
 	case "replay":
 		err = replay(ctx, args, getenv, stdout, stderr)
 	case "verify":
@@ -81,7 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 const usage = `Usage:
-  onboarding [serve] [flags]     serve the GraphQL API on the embedded event store
+  onboarding [serve] [flags]     serve the GraphQL API, on the embedded event store by
+                                 default or on EventStoreDB
   onboarding play [flags] FILE   play the GraphQL operations of FILE against a server
   onboarding replay [flags]      rebuild every read model from the log and report the speed
   onboarding verify [flags]      check the hash chains and compare the read models with
@@ -104,6 +105,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	m := NewMain(cfg, newLogger(cfg, stderr))
 	if err := m.Open(ctx); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			m.log.Info().Msg("stopped on SIGINT or SIGTERM before the server was ready")
+			return nil
+		}
 		return err
 	}
 	<-ctx.Done()
@@ -177,7 +182,7 @@ func (m *Main) open(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	m.store = store
-	codec, keys, err := openCodec(m.Config, store, true, m.log)
+	codec, keys, err := openCodec(ctx, m.Config, store, true, m.log)
 	if err != nil {
 		_ = m.close(context.Background())
 		return fmt.Errorf("keyring: %w", err)

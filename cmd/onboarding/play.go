@@ -16,10 +16,11 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 )
 
-func play(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func play(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("play", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:8080/graphql", "GraphQL endpoint of the server")
+	token := fs.String("token", "", "bearer token for a server with authentication on, such as one from 'onboarding token' (env ONBOARDING_TOKEN)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: onboarding play [flags] FILE\n\n"+
 			"Sends each operation of FILE in order. Operations that declare $projectId\n"+
@@ -29,6 +30,9 @@ func play(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *token == "" {
+		*token = getenv("ONBOARDING_TOKEN")
+	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return fmt.Errorf("expected one FILE argument, got %d", fs.NArg())
@@ -37,7 +41,11 @@ func play(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	id, err := Play(ctx, &http.Client{Timeout: 30 * time.Second}, *url, fs.Arg(0), string(doc), stdout)
+	client := &http.Client{Timeout: 30 * time.Second}
+	if *token != "" {
+		client.Transport = bearerTransport{token: *token}
+	}
+	id, err := Play(ctx, client, *url, fs.Arg(0), string(doc), stdout)
 	if id != "" {
 		fmt.Fprintf(stdout, "project id: %s\n", id)
 	}
@@ -148,4 +156,14 @@ func summary(p map[string]any) string {
 		parts = append(parts, fmt.Sprintf("questionnaire %v/%v", q["answered"], q["required"]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// bearerTransport adds a bearer token to every request.
+type bearerTransport struct{ token string }
+
+// RoundTrip implements http.RoundTripper.
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
 }

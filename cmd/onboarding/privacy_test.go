@@ -240,6 +240,18 @@ func testErasure(t *testing.T, start func() *testServer, verifyArgs []string) {
 		if len(history.Edges) != 3 || !strings.Contains(history.Edges[2].Node.Data, `"[erased]"`) {
 			t.Errorf("%s: history of answers and contacts = %+v, want 3 events with erased values", when, history.Edges)
 		}
+		var diff struct {
+			Answers []struct{ QuestionKey, NewValue string }
+		}
+		s.must(t, `query($p: ID!) { projectDiff(id: $p, from: {version: 1}, to: {version: 4}) { answers { questionKey newValue } } }`, map[string]any{"p": id}, "projectDiff", &diff)
+		if len(diff.Answers) != 2 {
+			t.Errorf("%s: projectDiff answers = %+v, want the two secret answers", when, diff.Answers)
+		}
+		for _, a := range diff.Answers {
+			if a.NewValue != "[erased]" {
+				t.Errorf("%s: projectDiff shows %s as %q, want \"[erased]\"", when, a.QuestionKey, a.NewValue)
+			}
+		}
 		var report struct{ Ok bool }
 		s.must(t, `{ verifyProjections { ok } }`, nil, "verifyProjections", &report)
 		if !report.Ok {
@@ -333,7 +345,7 @@ func TestRotateMasterKey(t *testing.T) {
 
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"rotate-master-key", "--data-dir", dir, "--new-master-key-file", newKeyFile}, env(nil), &out, &errOut)
-	if code != 0 || !strings.Contains(out.String(), "rewrapped 1 data keys") {
+	if code != 0 || !strings.Contains(out.String(), "data keys rewrapped: 1,") {
 		t.Fatalf("rotate-master-key exited %d: %s%s", code, out.String(), errOut.String())
 	}
 	eventsAfter, _ := os.ReadFile(filepath.Join(dir, "events.db"))
@@ -357,9 +369,28 @@ func TestRotateMasterKey(t *testing.T) {
 		t.Errorf("replay with the old master key succeeded:\n%s", out.String())
 	}
 	out.Reset()
-	code = run(context.Background(), []string{"rotate-master-key", "--data-dir", dir, "--master-key-file", newKeyFile, "--new-master-key-file", newKeyFile}, env(nil), &out, io.Discard)
-	if code != 0 || !strings.Contains(out.String(), "rewrapped 0 data keys") {
-		t.Errorf("a second rotation to the same key exited %d: %s; want 0 keys rewrapped", code, out.String())
+	code = run(context.Background(), []string{"rotate-master-key", "--data-dir", dir, "--new-master-key-file", newKeyFile}, env(nil), &out, io.Discard)
+	if code != 0 || !strings.Contains(out.String(), "data keys rewrapped: 0,") {
+		t.Errorf("running the finished rotation again exited %d: %s; want 0 keys rewrapped", code, out.String())
+	}
+	errOut.Reset()
+	code = run(context.Background(), []string{"rotate-master-key", "--data-dir", dir, "--master-key-file", newKeyFile, "--new-master-key-file", newKeyFile}, env(nil), io.Discard, &errOut)
+	if code == 0 || !strings.Contains(errOut.String(), "is the current one") {
+		t.Errorf("a rotation to the current key exited %d: %s; want an error", code, errOut.String())
+	}
+
+	// A server started with the old key, as happens when the key file in
+	// the data directory is picked up after a rotation, refuses to start.
+	cfg := DefaultConfig()
+	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+	m := NewMain(cfg, zerolog.Nop())
+	err = m.Open(context.Background())
+	if err == nil {
+		m.Close(context.Background())
+		t.Fatal("the server started with the master key from before the rotation")
+	}
+	if !strings.Contains(err.Error(), "not by the configured master key") {
+		t.Errorf("start with the old key: %v, want an error naming the master keys", err)
 	}
 }
 

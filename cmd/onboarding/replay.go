@@ -37,7 +37,7 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer store.Close()
-	codec, keys, err := openCodec(cmd.cfg, store, false, log)
+	codec, keys, err := openCodec(ctx, cmd.cfg, store, false, log)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func verifyStore(ctx context.Context, cfg Config, stdout io.Writer, status *stat
 		return notRun(err)
 	}
 	defer store.Close()
-	codec, keys, err := openCodec(cfg, store, false, log)
+	codec, keys, err := openCodec(ctx, cfg, store, false, log)
 	if err != nil {
 		return notRun(err)
 	}

@@ -220,7 +220,7 @@ func exampleEnvelopes(t *testing.T) []eventstore.Envelope {
 	defer store.Close()
 	cfg := DefaultConfig()
 	cfg.DataDir = dir
-	codec, keys, err := openCodec(cfg, store, false, zerolog.Nop())
+	codec, keys, err := openCodec(context.Background(), cfg, store, false, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
