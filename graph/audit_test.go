@@ -143,3 +143,23 @@ func TestScanAllBound(t *testing.T) {
 		t.Errorf("page of 1 = %d events, hasNext %v; want the first start and a next page", len(scan.page), scan.hasNext)
 	}
 }
+
+func TestReplayReportsEveryEvent(t *testing.T) {
+	r := newAuditResolver(t)
+	ctx := context.Background()
+	for _, customer := range []string{"acme", "globex"} {
+		execute(t, r, "", customer, domain.StartProject{CustomerID: customer, CustomerName: customer, Name: "Onboarding", Systems: []domain.SystemInput{{Name: "Shop", Platform: "SHOPIFY"}}})
+	}
+
+	report, err := r.replay(ctx)
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Events != 2 || report.Projects != 2 || report.FailedEvents != 0 {
+		t.Errorf("replay report = %+v, want 2 events of 2 projects and no failures", report)
+	}
+	if report.ElapsedMs <= 0 || report.EventsPerSecond <= 0 {
+		t.Errorf("replay report = %+v, want a positive time and speed", report)
+	}
+}

@@ -55,6 +55,7 @@ var Permissions = map[string][]string{
 	"Query.projectDiff":                 everyone,
 	"Query.auditLog":                    auditors,
 	"Query.verifyProjections":           auditors,
+	"Query.replay":                      admins,
 	"Mutation.startProject":             writers,
 	"Mutation.submitAnswer":             customers,
 	"Mutation.addContact":               customers,

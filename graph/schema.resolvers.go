@@ -222,6 +222,11 @@ func (r *queryResolver) VerifyProjections(ctx context.Context) (*model.Verificat
 	return r.verifyProjections(ctx)
 }
 
+// Replay is the resolver for the replay field.
+func (r *queryResolver) Replay(ctx context.Context) (*model.ReplayReport, error) {
+	return r.replay(ctx)
+}
+
 // ProjectChanged is the resolver for the projectChanged field.
 func (r *subscriptionResolver) ProjectChanged(ctx context.Context, id string, after *string) (<-chan *model.ProjectChange, error) {
 	if _, ok := r.Models.Project(id); !ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/integrationplatform/onboarding/eventstore"
 	"github.com/integrationplatform/onboarding/graph/model"
@@ -206,4 +207,27 @@ func (d *viewDiff) add(field string, live, rebuilt *string) {
 		return
 	}
 	d.report.Differences = append(d.report.Differences, &model.ProjectDifference{ProjectID: d.projectID, Field: field, Live: live, Rebuilt: rebuilt})
+}
+
+// replay rebuilds every read model from the store up to the live models'
+// position and reports the speed.
+func (r *Resolver) replay(ctx context.Context) (*model.ReplayReport, error) {
+	started := time.Now()
+	rebuilt, err := rebuildUpTo(ctx, r.Store, r.Codec, r.Models.Position())
+	if err != nil {
+		return nil, err
+	}
+	elapsed := time.Since(started)
+	report := &model.ReplayReport{
+		Events:       rebuilt.events,
+		Projects:     len(rebuilt.projectIDs),
+		FailedEvents: rebuilt.skipped,
+		ElapsedMs:    float64(elapsed.Microseconds()) / 1000,
+	}
+	if elapsed > 0 {
+		report.EventsPerSecond = float64(rebuilt.events) / elapsed.Seconds()
+	}
+	r.Log.Info().Str("request_id", RequestInfoFrom(ctx).RequestID).Int("events", report.Events).Int("projects", report.Projects).
+		Int("failed_events", report.FailedEvents).Float64("took_ms", report.ElapsedMs).Msg("read models replayed on request")
+	return report, nil
 }

@@ -107,6 +107,7 @@ func TestRoleMatrix(t *testing.T) {
 		q("Query.projectDiff", `query($p: ID!) { projectDiff(id: $p, from: {version: 1}, to: {version: 1}) { fromVersion } }`, own),
 		q("Query.auditLog", `{ auditLog { pageInfo { hasNextPage } } }`, ""),
 		q("Query.verifyProjections", `{ verifyProjections { ok } }`, ""),
+		q("Query.replay", `{ replay { events projects } }`, ""),
 		q("Mutation.startProject", `mutation { startProject(input: {customerId: "acme", customerName: "Acme", name: "x", systems: [{name: "Shop", platform: "SHOPIFY"}]}) { project { id } } }`, ""),
 		q("Mutation.submitAnswer", `mutation($p: ID!) { submitAnswer(input: {projectId: $p, questionId: "sync-stock", value: "true"}) { project { id } } }`, own),
 		q("Mutation.addContact", `mutation($p: ID!) { addContact(input: {projectId: $p, name: "A", email: "a@example.com"}) { project { id } } }`, own),

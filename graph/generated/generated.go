@@ -281,6 +281,7 @@ type ComplexityRoot struct {
 		Project           func(childComplexity int, id string, asOf *model.AsOfInput) int
 		ProjectDiff       func(childComplexity int, id string, from model.AsOfInput, to model.AsOfInput) int
 		Projects          func(childComplexity int, filter *model.ProjectFilter, first *int, after *string) int
+		Replay            func(childComplexity int) int
 		VerifyProjections func(childComplexity int) int
 	}
 
@@ -308,6 +309,14 @@ type ComplexityRoot struct {
 		ReopenedAt func(childComplexity int) int
 		ReopenedBy func(childComplexity int) int
 		Version    func(childComplexity int) int
+	}
+
+	ReplayReport struct {
+		ElapsedMs       func(childComplexity int) int
+		Events          func(childComplexity int) int
+		EventsPerSecond func(childComplexity int) int
+		FailedEvents    func(childComplexity int) int
+		Projects        func(childComplexity int) int
 	}
 
 	RevealedSecret struct {
@@ -504,6 +513,7 @@ type QueryResolver interface {
 	AuditLog(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*model.EventConnection, error)
 	ProjectDiff(ctx context.Context, id string, from model.AsOfInput, to model.AsOfInput) (*model.ProjectDiff, error)
 	VerifyProjections(ctx context.Context) (*model.VerificationReport, error)
+	Replay(ctx context.Context) (*model.ReplayReport, error)
 }
 type SubscriptionResolver interface {
 	ProjectChanged(ctx context.Context, id string, after *string) (<-chan *model.ProjectChange, error)
@@ -1608,6 +1618,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Projects(childComplexity, args["filter"].(*model.ProjectFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.replay":
+		if e.ComplexityRoot.Query.Replay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Replay(childComplexity), true
 	case "Query.verifyProjections":
 		if e.ComplexityRoot.Query.VerifyProjections == nil {
 			break
@@ -1719,6 +1735,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Reopening.Version(childComplexity), true
+
+	case "ReplayReport.elapsedMs":
+		if e.ComplexityRoot.ReplayReport.ElapsedMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReplayReport.ElapsedMs(childComplexity), true
+	case "ReplayReport.events":
+		if e.ComplexityRoot.ReplayReport.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReplayReport.Events(childComplexity), true
+	case "ReplayReport.eventsPerSecond":
+		if e.ComplexityRoot.ReplayReport.EventsPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReplayReport.EventsPerSecond(childComplexity), true
+	case "ReplayReport.failedEvents":
+		if e.ComplexityRoot.ReplayReport.FailedEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReplayReport.FailedEvents(childComplexity), true
+	case "ReplayReport.projects":
+		if e.ComplexityRoot.ReplayReport.Projects == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReplayReport.Projects(childComplexity), true
 
 	case "RevealedSecret.projectId":
 		if e.ComplexityRoot.RevealedSecret.ProjectID == nil {
@@ -2535,6 +2582,24 @@ type Query {
   of the read models at start.
   """
   verifyProjections: VerificationReport!
+  """
+  Rebuilds every read model from the whole log into memory, as the replay
+  command does, and reports the speed. The live read models stay as they
+  are. Admins only: it reads the whole log.
+  """
+  replay: ReplayReport!
+}
+
+type ReplayReport {
+  "Events read from the store."
+  events: Int!
+  "Projects rebuilt."
+  projects: Int!
+  "Events that could not be decoded or applied; the server log names each."
+  failedEvents: Int!
+  "Time the rebuild took, in milliseconds."
+  elapsedMs: Float!
+  eventsPerSecond: Float!
 }
 
 type Mutation {
@@ -3695,6 +3760,22 @@ func (ec *executionContext) childFields_Reopening(ctx context.Context, field gra
 		return ec.fieldContext_Reopening_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Reopening", field.Name)
+}
+
+func (ec *executionContext) childFields_ReplayReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "events":
+		return ec.fieldContext_ReplayReport_events(ctx, field)
+	case "projects":
+		return ec.fieldContext_ReplayReport_projects(ctx, field)
+	case "failedEvents":
+		return ec.fieldContext_ReplayReport_failedEvents(ctx, field)
+	case "elapsedMs":
+		return ec.fieldContext_ReplayReport_elapsedMs(ctx, field)
+	case "eventsPerSecond":
+		return ec.fieldContext_ReplayReport_eventsPerSecond(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReplayReport", field.Name)
 }
 
 func (ec *executionContext) childFields_RevealedSecret(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9139,6 +9220,38 @@ func (ec *executionContext) fieldContext_Query_verifyProjections(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_replay(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_replay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Replay(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReplayReport) graphql.Marshaler {
+			return ec.marshalNReplayReport2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐReplayReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_replay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReplayReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9649,6 +9762,121 @@ func (ec *executionContext) _Reopening_version(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Reopening_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Reopening", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReplayReport_events(ctx context.Context, field graphql.CollectedField, obj *model.ReplayReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReplayReport_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReplayReport_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReplayReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReplayReport_projects(ctx context.Context, field graphql.CollectedField, obj *model.ReplayReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReplayReport_projects(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Projects, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReplayReport_projects(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReplayReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReplayReport_failedEvents(ctx context.Context, field graphql.CollectedField, obj *model.ReplayReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReplayReport_failedEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailedEvents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReplayReport_failedEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReplayReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReplayReport_elapsedMs(ctx context.Context, field graphql.CollectedField, obj *model.ReplayReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReplayReport_elapsedMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ElapsedMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReplayReport_elapsedMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReplayReport", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ReplayReport_eventsPerSecond(ctx context.Context, field graphql.CollectedField, obj *model.ReplayReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReplayReport_eventsPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventsPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReplayReport_eventsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReplayReport", field, false, false, "Float")
 }
 
 func (ec *executionContext) _RevealedSecret_projectId(ctx context.Context, field graphql.CollectedField, obj *model.RevealedSecret) (ret graphql.Marshaler) {
@@ -15992,6 +16220,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_verifyProjections(ctx, field)
 				})
+		case "replay":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_replay(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -16172,6 +16406,59 @@ func (ec *executionContext) _Reopening(ctx context.Context, sel ast.SelectionSet
 			}
 		case "version":
 			out.Values[i] = ec._Reopening_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var replayReportImplementors = []string{"ReplayReport"}
+
+func (ec *executionContext) _ReplayReport(ctx context.Context, sel ast.SelectionSet, obj *model.ReplayReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, replayReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReplayReport")
+		case "events":
+			out.Values[i] = ec._ReplayReport_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "projects":
+			out.Values[i] = ec._ReplayReport_projects(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failedEvents":
+			out.Values[i] = ec._ReplayReport_failedEvents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "elapsedMs":
+			out.Values[i] = ec._ReplayReport_elapsedMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eventsPerSecond":
+			out.Values[i] = ec._ReplayReport_eventsPerSecond(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18126,6 +18413,14 @@ func (ec *executionContext) marshalNReopening2ᚕgithubᚗcomᚋintegrationplatf
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNReplayReport2ᚖgithubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐReplayReport(ctx context.Context, sel ast.SelectionSet, v *model.ReplayReport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReplayReport!")
+		return graphql.Null
+	}
+	return ec._ReplayReport(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNResumeWorkInput2githubᚗcomᚋintegrationplatformᚋonboardingᚋgraphᚋmodelᚐResumeWorkInput(ctx context.Context, v any) (model.ResumeWorkInput, error) {

@@ -261,6 +261,18 @@ type ReopenStepInput struct {
 	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
 }
 
+type ReplayReport struct {
+	// Events read from the store.
+	Events int `json:"events"`
+	// Projects rebuilt.
+	Projects int `json:"projects"`
+	// Events that could not be decoded or applied; the server log names each.
+	FailedEvents int `json:"failedEvents"`
+	// Time the rebuild took, in milliseconds.
+	ElapsedMs       float64 `json:"elapsedMs"`
+	EventsPerSecond float64 `json:"eventsPerSecond"`
+}
+
 type ResumeWorkInput struct {
 	ProjectID       string  `json:"projectId"`
 	ExpectedVersion *int    `json:"expectedVersion,omitempty"`
