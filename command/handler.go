@@ -166,9 +166,12 @@ func (h *Handler) Execute(ctx context.Context, req Request) (Result, error) {
 	}
 	if _, ok := req.Command.(domain.ErasePersonalData); ok {
 		// The erasure event is stored first, so a crash before the key is
-		// destroyed leaves a record; erasing again destroys the key, because
-		// the command is accepted on an erased project.
-		if err := h.codec.DestroyKey(ctx, req.ProjectID); err != nil {
+		// destroyed leaves a record, and every process that decodes the
+		// event destroys the key as well. A client that went away must not
+		// stop the destruction halfway.
+		destroyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := h.codec.DestroyKey(destroyCtx, req.ProjectID); err != nil {
 			return res, fmt.Errorf("erase project %s: %w", req.ProjectID, err)
 		}
 		h.log.Info().Str("project_id", req.ProjectID).Str("correlation_id", req.CorrelationID).Str("user_id", req.Actor.UserID).Msg("data key destroyed")
@@ -288,7 +291,10 @@ func (h *Handler) decideAndAppend(ctx context.Context, state *cachedProject, req
 	var hash string
 	if req.IdempotencyKey != "" {
 		var err error
-		if hash, err = h.codec.RequestHash(ctx, req.ProjectID, requestBytes(req)); err != nil {
+		// Only a project that exists or is being started gets a data key,
+		// so requests naming unknown projects store nothing.
+		_, starting := req.Command.(domain.StartProject)
+		if hash, err = h.codec.RequestHash(ctx, req.ProjectID, requestBytes(req), starting || agg.Started()); err != nil {
 			return res, err
 		}
 	}

@@ -172,9 +172,9 @@ func (c *Codec) Decode(ctx context.Context, r RecordedEvent) (Envelope, error) {
 		}
 	}
 	if _, ok := e.(*domain.PersonalDataErased); ok && c.keys != nil {
-		// Another process may have destroyed the key; a copy in memory
-		// would keep opening values that must now read as erased.
-		c.keys.Forget(env.ProjectID)
+		if err := c.destroyErased(ctx, env.ProjectID); err != nil {
+			return env, err
+		}
 	}
 	env.Event = e
 	env.Metadata.SchemaVersion = e.SchemaVersion()

@@ -32,3 +32,9 @@ type Keyring interface {
 	// codec calls it when it decodes an erasure written by another process.
 	Forget(projectID string)
 }
+
+// IsTransient reports whether err may pass if the operation is retried:
+// the store or the key storage could not be reached, or a deadline passed.
+func IsTransient(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}

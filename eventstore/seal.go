@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/integrationplatform/onboarding/domain"
 )
@@ -140,15 +141,15 @@ func sealAAD(projectID, eventID string, field int) []byte {
 // project, stored in the metadata of the events it caused. It is an
 // HMAC-SHA-256 keyed by the project's data key, because a plain hash of a
 // request that carries a phone number could be reversed by trying every
-// number. It returns "" when the key was destroyed, and a plain SHA-256
-// without a keyring.
-func (c *Codec) RequestHash(ctx context.Context, projectID string, request []byte) (string, error) {
+// number. It returns "" when the key was destroyed, or when the project has
+// none and create is false, and a plain SHA-256 without a keyring.
+func (c *Codec) RequestHash(ctx context.Context, projectID string, request []byte, create bool) (string, error) {
 	if c.keys == nil {
 		sum := sha256.Sum256(request)
 		return hex.EncodeToString(sum[:16]), nil
 	}
-	key, err := c.keys.DataKey(ctx, projectID, true)
-	if errors.Is(err, ErrKeyDestroyed) {
+	key, err := c.keys.DataKey(ctx, projectID, create)
+	if errors.Is(err, ErrKeyDestroyed) || errors.Is(err, ErrKeyNotFound) {
 		return "", nil
 	}
 	if err != nil {
@@ -167,4 +168,23 @@ func (c *Codec) DestroyKey(ctx context.Context, projectID string) error {
 		return nil
 	}
 	return c.keys.DestroyKey(ctx, projectID)
+}
+
+// destroyTimeout bounds the destruction of a data key that decoding an
+// erasure triggers, which must not end with the reader's context.
+const destroyTimeout = 10 * time.Second
+
+// destroyErased destroys the data key of a project whose erasure event is
+// being decoded. The command that appended the event destroys the key
+// right after, but it can fail, crash or run in another process, so every
+// process that reads the erasure destroys the key too: no reader then
+// keeps the key, in storage or in memory. An error is transient, so that
+// the projector retries instead of skipping the erasure.
+func (c *Codec) destroyErased(ctx context.Context, projectID string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
+	defer cancel()
+	if err := c.keys.DestroyKey(ctx, projectID); err != nil {
+		return fmt.Errorf("destroy the data key of erased project %s: %w: %w", projectID, ErrUnavailable, err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,6 @@ import (
 type testKeys struct {
 	mu        sync.Mutex
 	destroyed map[string]bool
-	forgotten []string
 }
 
 func newTestKeys() *testKeys { return &testKeys{destroyed: map[string]bool{}} }
@@ -39,11 +39,8 @@ func (k *testKeys) DestroyKey(_ context.Context, projectID string) error {
 	return nil
 }
 
-func (k *testKeys) Forget(projectID string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.forgotten = append(k.forgotten, projectID)
-}
+// Forget does nothing: testKeys caches no keys.
+func (k *testKeys) Forget(string) {}
 
 var (
 	secretSample  = &domain.AnswerSubmitted{QuestionID: "api-credentials", SystemID: "webshop", Value: "ck_live_9f8e7d6c", Secret: true}
@@ -181,36 +178,61 @@ func TestDecodeWithoutKeyringRejectsSealedValue(t *testing.T) {
 	}
 }
 
-func TestDecodeErasureForgetsKey(t *testing.T) {
+func TestDecodeErasureDestroysKey(t *testing.T) {
 	keys := newTestKeys()
 	c := NewCodec(keys)
+	contact := encodeRecord(t, c, "e1", contactSample)
 
-	if _, err := c.Decode(context.Background(), encodeRecord(t, c, "e1", &domain.PersonalDataErased{Reason: "request"})); err != nil {
+	if _, err := c.Decode(context.Background(), encodeRecord(t, c, "e2", &domain.PersonalDataErased{Reason: "request"})); err != nil {
 		t.Fatal(err)
 	}
 
-	if len(keys.forgotten) != 1 || keys.forgotten[0] != "p1" {
-		t.Errorf("keys forgotten = %q, expected [p1]", keys.forgotten)
+	if !keys.destroyed["p1"] {
+		t.Error("decoding the erasure left the data key in place")
+	}
+	env, err := c.Decode(context.Background(), contact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := env.Event.(*domain.ContactAdded); !got.Erased {
+		t.Errorf("contact after decoding the erasure = %+v, want it erased", got)
+	}
+}
+
+// failingKeys fails to destroy keys, as an unreachable key storage does.
+type failingKeys struct{ *testKeys }
+
+func (failingKeys) DestroyKey(context.Context, string) error {
+	return errors.New("disk full")
+}
+
+func TestDecodeErasureDestroyFailureIsTransient(t *testing.T) {
+	c := NewCodec(failingKeys{newTestKeys()})
+
+	_, err := c.Decode(context.Background(), encodeRecord(t, c, "e1", &domain.PersonalDataErased{Reason: "request"}))
+
+	if !IsTransient(err) {
+		t.Errorf("Decode of an erasure whose key cannot be destroyed returned %v, want a transient error so that the projector retries", err)
 	}
 }
 
 func TestRequestHashIsKeyed(t *testing.T) {
 	keys := newTestKeys()
 	request := []byte("AddContact +46 70 123 45 67")
-	keyed, err := NewCodec(keys).RequestHash(context.Background(), "p1", request)
+	keyed, err := NewCodec(keys).RequestHash(context.Background(), "p1", request, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, _ := NewCodec(nil).RequestHash(context.Background(), "p1", request)
+	plain, _ := NewCodec(nil).RequestHash(context.Background(), "p1", request, true)
 	if keyed == plain || keyed == "" {
 		t.Errorf("keyed request hash %q equals the plain SHA-256 %q, which anyone can recompute", keyed, plain)
 	}
-	other, _ := NewCodec(keys).RequestHash(context.Background(), "p2", request)
+	other, _ := NewCodec(keys).RequestHash(context.Background(), "p2", request, true)
 	if other == keyed {
 		t.Error("two projects with different data keys gave the same request hash")
 	}
 	_ = keys.DestroyKey(context.Background(), "p1")
-	if got, err := NewCodec(keys).RequestHash(context.Background(), "p1", request); got != "" || err != nil {
+	if got, err := NewCodec(keys).RequestHash(context.Background(), "p1", request, true); got != "" || err != nil {
 		t.Errorf("RequestHash after destroy = %q, %v; expected \"\" and no error", got, err)
 	}
 }

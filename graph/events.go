@@ -15,7 +15,10 @@ import (
 func eventView(env eventstore.Envelope) *model.ProjectEvent {
 	e := env.Event
 	if a, ok := e.(*domain.AnswerSubmitted); ok {
-		if q, found := domain.CurrentTemplate().Question(a.QuestionID); found && q.Kind == domain.KindSecret && !a.Erased {
+		// Events written before secrets were flagged carry no Secret, so
+		// the template's kind decides for them.
+		q, found := domain.CurrentTemplate().Question(a.QuestionID)
+		if (a.Secret || found && q.Kind == domain.KindSecret) && !a.Erased {
 			masked := *a
 			masked.Value = readmodel.MaskSecret(a.Value)
 			e = &masked

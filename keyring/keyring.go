@@ -71,12 +71,16 @@ func New(master *MasterKey, storage Storage) *Keyring {
 
 // DataKey implements eventstore.Keyring.
 func (k *Keyring) DataKey(ctx context.Context, projectID string, create bool) ([]byte, error) {
+	// The copy is made under the lock, because Forget wipes cached keys.
 	k.mu.Lock()
 	key, ok := k.cache[projectID]
+	if ok {
+		key = bytes.Clone(key)
+	}
 	forgetCount := k.forgetCount
 	k.mu.Unlock()
 	if ok {
-		return bytes.Clone(key), nil
+		return key, nil
 	}
 
 	wrapped, err := k.storage.Get(ctx, projectID)
@@ -95,8 +99,8 @@ func (k *Keyring) DataKey(ctx context.Context, projectID string, create bool) ([
 	if err != nil {
 		return nil, err
 	}
-	k.remember(projectID, key, forgetCount)
-	return bytes.Clone(key), nil
+	k.remember(projectID, bytes.Clone(key), forgetCount)
+	return key, nil
 }
 
 // create makes a new data key, or returns the one that a concurrent caller
@@ -118,8 +122,8 @@ func (k *Keyring) create(ctx context.Context, projectID string, forgetCount uint
 	if err != nil {
 		return nil, fmt.Errorf("store data key of project %s: %w", projectID, err)
 	}
-	k.remember(projectID, key, forgetCount)
-	return bytes.Clone(key), nil
+	k.remember(projectID, bytes.Clone(key), forgetCount)
+	return key, nil
 }
 
 // remember caches key unless Forget ran after the caller read forgetCount.
@@ -132,8 +136,14 @@ func (k *Keyring) remember(projectID string, key []byte, forgetCount uint64) {
 }
 
 // DestroyKey implements eventstore.Keyring.
+//
+// A key already destroyed returns at once, because every reader of an
+// erasure event calls DestroyKey, and destroying compacts the key file.
 func (k *Keyring) DestroyKey(ctx context.Context, projectID string) error {
 	k.Forget(projectID)
+	if _, err := k.storage.Get(ctx, projectID); errors.Is(err, eventstore.ErrKeyDestroyed) {
+		return nil
+	}
 	if err := k.storage.Destroy(ctx, projectID); err != nil {
 		return fmt.Errorf("destroy data key of project %s: %w", projectID, err)
 	}
@@ -162,34 +172,69 @@ func (k *Keyring) Close() error { return k.storage.Close() }
 // that next already wraps are left as they are, so an interrupted rotation
 // can be run again. It returns how many keys it rewrapped.
 //
-// The check entry of CheckMasterKey is rewrapped last, in a pass of its
-// own, so that a rotation interrupted halfway still names the old master
-// key as the one to start with.
+// The master key check is replaced by a rotation marker first and by the
+// new key last, so that no server starts while some data keys are wrapped
+// by one key and some by the other: CheckMasterKey fails on the marker.
 func Rotate(ctx context.Context, storage Storage, old, next *MasterKey) (int, error) {
-	rewrap := func(only func(projectID string) bool) func(string, []byte) ([]byte, error) {
-		return func(projectID string, wrapped []byte) ([]byte, error) {
-			if !only(projectID) || next.WrappedBy(wrapped) {
-				return wrapped, nil
-			}
-			key, err := old.Unwrap(projectID, wrapped)
-			if err != nil {
-				return nil, err
-			}
-			defer clear(key)
-			return next.Wrap(projectID, key)
+	// Pass 1: mark the rotation, unless it is marked or finished.
+	_, err := storage.Rewrap(ctx, func(projectID string, wrapped []byte) ([]byte, error) {
+		if projectID != checkID || next.WrappedBy(wrapped) {
+			return wrapped, nil
 		}
+		if oldID, nextID, ok := parseRotationMarker(wrapped); ok {
+			if oldID != old.ID() || nextID != next.ID() {
+				return nil, fmt.Errorf("an unfinished rotation from master key %s to %s is in the key storage; run rotate-master-key with those keys", oldID, nextID)
+			}
+			return wrapped, nil
+		}
+		if !old.WrappedBy(wrapped) {
+			return nil, fmt.Errorf("the data keys are wrapped by master key %s, not by the current master key %s; pass the key that wrapped them as the current key of the rotation", wrappedKeyID(wrapped), old.ID())
+		}
+		return rotationMarker(old, next), nil
+	})
+	if err != nil {
+		return 0, err
 	}
-	n, err := storage.Rewrap(ctx, rewrap(func(id string) bool { return id != checkID }))
+
+	// Pass 2: rewrap the data keys.
+	n, err := storage.Rewrap(ctx, func(projectID string, wrapped []byte) ([]byte, error) {
+		if projectID == checkID || next.WrappedBy(wrapped) {
+			return wrapped, nil
+		}
+		key, err := old.Unwrap(projectID, wrapped)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(key)
+		return next.Wrap(projectID, key)
+	})
 	if err != nil {
 		return n, err
 	}
-	_, err = storage.Rewrap(ctx, rewrap(func(id string) bool { return id == checkID }))
+
+	// Pass 3: let the new key pass the check.
+	_, err = storage.Rewrap(ctx, func(projectID string, wrapped []byte) ([]byte, error) {
+		if _, _, ok := parseRotationMarker(wrapped); projectID != checkID || !ok {
+			return wrapped, nil
+		}
+		return next.Wrap(checkID, make([]byte, KeySize))
+	})
 	return n, err
 }
 
 // checkID is the storage entry that records which master key wraps the
 // data keys. Project ids are UUIDs, so it cannot clash with one.
 const checkID = "master-key-check"
+
+// InUse reports whether the storage has been used by a keyring, which
+// records its master key on first use.
+func (k *Keyring) InUse(ctx context.Context) (bool, error) {
+	_, err := k.storage.Get(ctx, checkID)
+	if errors.Is(err, eventstore.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
 
 // CheckMasterKey checks that the keyring's master key is the one that
 // wraps the data keys in its storage, so that a server started with
@@ -217,6 +262,9 @@ func (k *Keyring) checkMasterKey(ctx context.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("read the master key check: %w", err)
+	}
+	if oldID, nextID, ok := parseRotationMarker(wrapped); ok {
+		return fmt.Errorf("a rotation of the master key from %s to %s is unfinished, so some data keys may be wrapped by either key; run rotate-master-key again with the same keys", oldID, nextID)
 	}
 	if !k.master.WrappedBy(wrapped) {
 		return fmt.Errorf("the data keys are wrapped by master key %s, not by the configured master key %s; configure the key that wrapped them (after a finished rotation, the new key)", wrappedKeyID(wrapped), k.master.ID())

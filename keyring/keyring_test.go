@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -335,17 +336,19 @@ func TestDataKeyResultSurvivesForget(t *testing.T) {
 // storage until release is closed.
 type pausingStorage struct {
 	Storage
-	once    sync.Once
+	// paused is set by the first Get, the only one that pauses. Later
+	// calls must not wait for it, as sync.Once would make them.
+	paused  atomic.Bool
 	read    chan struct{}
 	release chan struct{}
 }
 
 func (s *pausingStorage) Get(ctx context.Context, projectID string) ([]byte, error) {
 	wrapped, err := s.Storage.Get(ctx, projectID)
-	s.once.Do(func() {
+	if s.paused.CompareAndSwap(false, true) {
 		close(s.read)
 		<-s.release
-	})
+	}
 	return wrapped, err
 }
 
@@ -885,5 +888,89 @@ func TestRotateMovesCheckToNewKey(t *testing.T) {
 	}
 	if err := New(old, storage).CheckMasterKey(ctx); err == nil {
 		t.Error("check with the old key passed after the rotation")
+	}
+}
+
+// Forget wipes the cached key in place, so a DataKey that copied the cached
+// slice outside the lock could return a key that is being zeroed.
+func TestDataKeyCopyRacingForget(t *testing.T) {
+	ctx := context.Background()
+	k := New(newMasterKey(t), openTestFile(t, filepath.Join(t.TempDir(), "keys.db")))
+	want, err := k.DataKey(ctx, "p1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrong atomic.Int64
+	var readers sync.WaitGroup
+	for range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for range 2000 {
+				got, err := k.DataKey(ctx, "p1", false)
+				if err == nil && !bytes.Equal(got, want) {
+					wrong.Add(1)
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		readers.Wait()
+		close(done)
+	}()
+	for {
+		select {
+		case <-done:
+			if n := wrong.Load(); n > 0 {
+				t.Errorf("DataKey returned a key other than the stored one %d times", n)
+			}
+			return
+		default:
+			k.Forget("p1")
+		}
+	}
+}
+
+// failingRewrap fails the Rewrap call with the given number, counting from
+// one, as a crash in the middle of a rotation would stop it.
+type failingRewrap struct {
+	Storage
+	calls, failAt int
+}
+
+func (s *failingRewrap) Rewrap(ctx context.Context, rewrap func(string, []byte) ([]byte, error)) (int, error) {
+	s.calls++
+	if s.calls == s.failAt {
+		return 0, errors.New("interrupted")
+	}
+	return s.Storage.Rewrap(ctx, rewrap)
+}
+
+func TestInterruptedRotationBlocksStart(t *testing.T) {
+	file := openTestFile(t, filepath.Join(t.TempDir(), "keys.db"))
+	old, next := newMasterKey(t), newMasterKey(t)
+	ctx := context.Background()
+	if _, err := New(old, file).DataKey(ctx, "p1", true); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := Rotate(ctx, &failingRewrap{Storage: file, failAt: 2}, old, next); err == nil {
+		t.Fatal("Rotate with its data key pass failing returned no error")
+	}
+
+	for name, m := range map[string]*MasterKey{"old": old, "new": next} {
+		if err := New(m, file).CheckMasterKey(ctx); err == nil || !strings.Contains(err.Error(), "unfinished") {
+			t.Errorf("check with the %s key during the rotation: %v, want an error naming the unfinished rotation", name, err)
+		}
+	}
+	if n, err := Rotate(ctx, file, old, next); err != nil || n != 1 {
+		t.Fatalf("running the rotation again = %d, %v; want 1 data key rewrapped", n, err)
+	}
+	if err := New(next, file).CheckMasterKey(ctx); err != nil {
+		t.Errorf("check with the new key after the rotation: %v", err)
+	}
+	if _, err := New(next, file).DataKey(ctx, "p1", false); err != nil {
+		t.Errorf("data key with the new key after the rotation: %v", err)
 	}
 }

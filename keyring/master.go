@@ -159,6 +159,26 @@ func (m *MasterKey) Unwrap(projectID string, wrapped []byte) ([]byte, error) {
 	return key, nil
 }
 
+// rotationVersion is the first byte of the rotation marker, which stands in
+// the master key check while a rotation runs: the marker, then the ids of
+// the old and the new master key.
+const rotationVersion = 2
+
+// rotationMarker returns the marker of a rotation from old to next.
+func rotationMarker(old, next *MasterKey) []byte {
+	marker := append([]byte{rotationVersion}, old.id[:]...)
+	return append(marker, next.id[:]...)
+}
+
+// parseRotationMarker returns the key ids of a rotation marker, and false
+// for anything else.
+func parseRotationMarker(b []byte) (oldID, nextID string, ok bool) {
+	if len(b) != 1+2*keyIDSize || b[0] != rotationVersion {
+		return "", "", false
+	}
+	return hex.EncodeToString(b[1 : 1+keyIDSize]), hex.EncodeToString(b[1+keyIDSize:]), true
+}
+
 // wrappedKeyID returns the id of the master key that wrapped a data key.
 func wrappedKeyID(wrapped []byte) string {
 	if len(wrapped) < 1+keyIDSize {

@@ -141,7 +141,7 @@ func (d *ProjectDiff) add(s *projectState, env eventstore.Envelope) {
 	case *domain.TimeLogged:
 		d.TimeLogged = append(d.TimeLogged, TimeLoggedChange{Hours: e.Hours(), Description: e.Description, StepID: e.StepID, Event: env})
 	case *domain.ContactAdded:
-		c := Contact{ID: e.ContactID, Name: e.Name, Email: e.Email, Phone: e.Phone, Role: e.Role, AddedAt: OccurredAt(env)}
+		c := Contact{ID: e.ContactID, Name: e.Name, Email: e.Email, Phone: e.Phone, Role: e.Role, AddedAt: OccurredAt(env), Erased: e.Erased}
 		d.ContactsAdded = append(d.ContactsAdded, ContactChange{Contact: c, Event: env})
 	case *domain.ContactRemoved:
 		d.ContactsRemoved = append(d.ContactsRemoved, ContactChange{Contact: s.contact(e.ContactID), Event: env})
@@ -162,7 +162,7 @@ func (d *ProjectDiff) add(s *projectState, env eventstore.Envelope) {
 func (s *projectState) contact(id string) Contact {
 	for _, c := range s.agg.Contacts() {
 		if c.ID == id {
-			return Contact{ID: c.ID, Name: c.Name, Email: c.Email, Phone: c.Phone, Role: c.Role, AddedAt: s.contactAdded[c.ID]}
+			return Contact{ID: c.ID, Name: c.Name, Email: c.Email, Phone: c.Phone, Role: c.Role, AddedAt: s.contactAdded[c.ID], Erased: c.Erased}
 		}
 	}
 	return Contact{ID: id}

@@ -132,9 +132,15 @@ func (p *Projector) catchUp(ctx context.Context, filter eventstore.Filter) (int,
 	count := 0
 	for batch := range batches {
 		for _, d := range batch {
+			if eventstore.IsTransient(d.err) {
+				d.env, d.err = p.decodeRetrying(ctx, d.record)
+				if ctx.Err() != nil {
+					return count, ctx.Err()
+				}
+			}
 			p.applyDecoded(d.record, d.env, d.err)
+			count++
 		}
-		count += len(batch)
 	}
 	select {
 	case err := <-readErr:
@@ -196,17 +202,39 @@ func (p *Projector) follow(ctx context.Context, filter eventstore.Filter) error 
 		if err != nil {
 			return err
 		}
-		p.apply(ctx, r)
+		env, err := p.decodeRetrying(ctx, r)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.applyDecoded(r, env, err)
 	}
 }
 
-// apply decodes and applies one event. An event that cannot be decoded or
-// applied is logged and skipped, so one bad event does not stop every read
-// model; Failures counts them.
-func (p *Projector) apply(ctx context.Context, r eventstore.RecordedEvent) {
-	env, err := p.codec.Decode(ctx, r)
-	p.applyDecoded(r, env, err)
+// decodeRetrying decodes r, retrying with capped backoff while decoding
+// fails for a reason that passes, such as a key storage that cannot be
+// reached, because skipping the event would leave it out of the read
+// models for good. It stops when ctx ends.
+func (p *Projector) decodeRetrying(ctx context.Context, r eventstore.RecordedEvent) (eventstore.Envelope, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		env, err := p.codec.Decode(ctx, r)
+		if !eventstore.IsTransient(err) || ctx.Err() != nil {
+			return env, err
+		}
+		p.log.Warn().Err(err).Str("stream", r.StreamID).Uint64("revision", r.Revision).Str("event_id", r.ID).
+			Str("retry_in", backoff.String()).Msg("decoding an event failed for now; retrying")
+		select {
+		case <-ctx.Done():
+			return env, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
 }
+
+// applyDecoded applies one decoded event. An event that cannot be decoded
+// or applied for good is logged and skipped, so one bad event does not stop
+// every read model; Failures counts them.
 
 func (p *Projector) applyDecoded(r eventstore.RecordedEvent, env eventstore.Envelope, err error) {
 	if err == nil {

@@ -156,6 +156,11 @@ func (r *catchUpReader) sendLogUpTo(ctx context.Context, upTo eventstore.Positio
 				continue
 			}
 			env, err := r.codec.Decode(ctx, rec)
+			if eventstore.IsTransient(err) {
+				// The client resubscribes from its last position; skipping
+				// would leave a gap that the projector does not leave.
+				return fmt.Errorf("catch up: decode %s event %s: %w", rec.Type, rec.ID, err)
+			}
 			r.last = rec.Position
 			if err != nil {
 				continue
@@ -187,8 +192,11 @@ func (r *catchUpReader) sendStreamUpTo(ctx context.Context, upTo eventstore.Posi
 			if upTo.Less(rec.Position) {
 				return nil
 			}
-			r.nextRevision = rec.Revision + 1
 			env, err := r.codec.Decode(ctx, rec)
+			if eventstore.IsTransient(err) {
+				return fmt.Errorf("catch up: decode %s event %s: %w", rec.Type, rec.ID, err)
+			}
+			r.nextRevision = rec.Revision + 1
 			if err == nil {
 				err = r.state.apply(env)
 			}

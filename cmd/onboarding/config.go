@@ -33,6 +33,8 @@ type Config struct {
 	MasterKeyFile string
 	// masterKey is the master key given in the environment.
 	masterKey string
+	// NewKeyStorage accepts an empty key storage beside a log with events.
+	NewKeyStorage bool
 }
 
 // DefaultConfig returns the configuration of a run without flags.

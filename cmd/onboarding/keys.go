@@ -29,6 +29,7 @@ const DevMasterKeyFileName = "master.key"
 // addKeyFlags adds the flags that locate the master key.
 func addKeyFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "file with the 32-byte master key that wraps the data keys, as base64 or 64 hex digits, mode 0600; without it and ONBOARDING_MASTER_KEY, the file master.key in --data-dir is used, which serve creates if missing on a loopback address (env ONBOARDING_MASTER_KEY_FILE)")
+	fs.BoolVar(&cfg.NewKeyStorage, "new-key-storage", false, "accept an empty key storage beside an event log that holds events, as for a log written before sealing existed (env ONBOARDING_NEW_KEY_STORAGE)")
 	fs.StringVar(&cfg.masterKey, "master-key", "", "the master key itself, as base64 or 64 hex digits; prefer the environment variable, which ps does not show (env ONBOARDING_MASTER_KEY)")
 }
 
@@ -107,7 +108,10 @@ func openCodec(ctx context.Context, cfg Config, store eventstore.Store, create b
 		return nil, nil, err
 	}
 	keys := keyring.New(master, storage)
-	err = keys.CheckMasterKey(ctx)
+	err = checkKeyStorageInUse(ctx, cfg, store, keys)
+	if err == nil {
+		err = keys.CheckMasterKey(ctx)
+	}
 	if errors.Is(err, eventstore.ErrUnavailable) {
 		// The keyring checks again before it makes the first data key.
 		log.Warn().Err(err).Msg("master key check postponed: the event store is unavailable")
@@ -199,3 +203,24 @@ type storeKeyStorage struct {
 }
 
 func (s *storeKeyStorage) Close() error { return errors.Join(s.Storage.Close(), s.store.Close()) }
+
+// checkKeyStorageInUse refuses a key storage that has never been used
+// beside an event log that already holds project events: the key storage
+// was most likely lost or pointed elsewhere, and going on would show every
+// sealed value as erased and make new keys. --new-key-storage accepts it,
+// for a log written before sealing existed.
+func checkKeyStorageInUse(ctx context.Context, cfg Config, store eventstore.Store, keys *keyring.Keyring) error {
+	used, err := keys.InUse(ctx)
+	if err != nil || used || cfg.NewKeyStorage {
+		return err
+	}
+	events, err := store.ReadAll(ctx, eventstore.Start, 1, eventstore.Filter{StreamPrefix: eventstore.StreamPrefix})
+	if err != nil || len(events) == 0 {
+		return err
+	}
+	where := filepath.Join(cfg.DataDir, KeyFileName)
+	if cfg.Store == "esdb" {
+		where = "the " + esdb.DataKeyStreamPrefix + "* streams"
+	}
+	return fmt.Errorf("the key storage in %s holds no keys, but the event store holds project events whose secrets and contact details need them; restore the key storage from a backup, or pass --new-key-storage (%s) if the log was written before sealing existed", where, envName("new-key-storage"))
+}

@@ -241,9 +241,18 @@ func testErasure(t *testing.T, start func() *testServer, verifyArgs []string) {
 			t.Errorf("%s: history of answers and contacts = %+v, want 3 events with erased values", when, history.Edges)
 		}
 		var diff struct {
-			Answers []struct{ QuestionKey, NewValue string }
+			Answers       []struct{ QuestionKey, NewValue string }
+			ContactsAdded []struct {
+				Contact struct {
+					Name   string
+					Erased bool
+				}
+			}
 		}
-		s.must(t, `query($p: ID!) { projectDiff(id: $p, from: {version: 1}, to: {version: 4}) { answers { questionKey newValue } } }`, map[string]any{"p": id}, "projectDiff", &diff)
+		s.must(t, `query($p: ID!) { projectDiff(id: $p, from: {version: 1}, to: {version: 4}) { answers { questionKey newValue } contactsAdded { contact { name erased } } } }`, map[string]any{"p": id}, "projectDiff", &diff)
+		if len(diff.ContactsAdded) != 1 || diff.ContactsAdded[0].Contact.Name != "[erased]" || !diff.ContactsAdded[0].Contact.Erased {
+			t.Errorf("%s: projectDiff contacts added = %+v, want one erased contact", when, diff.ContactsAdded)
+		}
 		if len(diff.Answers) != 2 {
 			t.Errorf("%s: projectDiff answers = %+v, want the two secret answers", when, diff.Answers)
 		}
@@ -423,5 +432,35 @@ func TestTokensNotLogged(t *testing.T) {
 		if strings.Contains(log, signature) {
 			t.Errorf("the log holds the signature of the %s token", name)
 		}
+	}
+}
+
+func TestLostKeyStorageStopsStart(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	id := submitPersonalData(t, s)
+	s.stop(t)
+	if err := os.Remove(filepath.Join(dir, KeyFileName)); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := DefaultConfig()
+	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+	m := NewMain(cfg, zerolog.Nop())
+	err := m.Open(context.Background())
+	if err == nil {
+		m.Close(context.Background())
+		t.Fatal("the server started without its key storage")
+	}
+	if !strings.Contains(err.Error(), "holds no keys") || !strings.Contains(err.Error(), "--new-key-storage") {
+		t.Errorf("start without the key storage: %v, want an error that names the missing keys and the flag", err)
+	}
+
+	// With the flag the sealed values cannot be opened, so they read as erased.
+	s = startServer(t, dir, func(c *Config) { c.NewKeyStorage = true })
+	var project struct{ Contacts []struct{ Name string } }
+	s.must(t, `query($p: ID!) { project(id: $p) { contacts { name } } }`, map[string]any{"p": id}, "project", &project)
+	if len(project.Contacts) != 1 || project.Contacts[0].Name != "[erased]" {
+		t.Errorf("contacts with a new key storage = %+v, want one erased contact", project.Contacts)
 	}
 }
