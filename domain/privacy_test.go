@@ -163,3 +163,12 @@ func TestPersonalFields(t *testing.T) {
 		t.Errorf("PersonalFields() of a contact = %d fields, expected name, e-mail and phone", len(got))
 	}
 }
+
+func TestRevealUnreadableSecret(t *testing.T) {
+	unreadable := &domain.AnswerSubmitted{QuestionID: "platform-login", Value: domain.ErasedValue, Secret: true, Erased: true}
+	p := given(settlementStart(), unreadable)
+
+	events, err := when(t, p, domain.RevealSecret{QuestionID: "platform-login"})
+
+	thenError(t, events, err, domain.KindRuleViolation, domain.RulePersonalDataErased)
+}

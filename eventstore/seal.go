@@ -44,6 +44,12 @@ func (c *Codec) seal(ctx context.Context, eventID, projectID string, e domain.Pe
 		return nil, fmt.Errorf("encode %s of project %s: it carries personal data and no keyring is configured", e.EventType(), projectID)
 	}
 	key, err := c.keys.DataKey(ctx, projectID, true)
+	if errors.Is(err, ErrKeyDestroyed) {
+		// Only a project whose key storage lost its key gets here: the
+		// aggregate rejects personal data after an erasure.
+		return nil, &domain.Error{Kind: domain.KindRuleViolation, Rule: domain.RulePersonalDataErased,
+			Message: fmt.Sprintf("the data key of project %q is gone, so the project takes no more secret answers or contacts; erase its personal data with eraseProjectPersonalData and add new ones in an additional project", projectID)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("seal %s: %w", e.EventType(), err)
 	}
@@ -81,10 +87,17 @@ func (c *Codec) open(ctx context.Context, eventID, projectID string, e domain.Pe
 				return errors.New("the event holds sealed personal data and no keyring is configured")
 			}
 			key, err := c.keys.DataKey(ctx, projectID, false)
-			if errors.Is(err, ErrKeyDestroyed) || errors.Is(err, ErrKeyNotFound) {
-				// NOTE: a missing key where sealed values exist means the
-				// key storage lost it; the values are as unreadable as
-				// erased ones, so they show as erased.
+			if errors.Is(err, ErrKeyNotFound) {
+				// The key storage lost the key, so the values are as
+				// unreadable as erased ones. The key is marked destroyed,
+				// because a new key made for the project would make its
+				// sealed values fail to open instead.
+				err = c.destroyLost(ctx, projectID)
+				if err == nil {
+					err = ErrKeyDestroyed
+				}
+			}
+			if errors.Is(err, ErrKeyDestroyed) {
 				e.MarkErased()
 				return nil
 			}
@@ -168,6 +181,16 @@ func (c *Codec) DestroyKey(ctx context.Context, projectID string) error {
 		return nil
 	}
 	return c.keys.DestroyKey(ctx, projectID)
+}
+
+// destroyLost marks the lost data key of a project destroyed.
+func (c *Codec) destroyLost(ctx context.Context, projectID string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
+	defer cancel()
+	if err := c.keys.DestroyKey(ctx, projectID); err != nil {
+		return fmt.Errorf("mark the lost data key of project %s destroyed: %w: %w", projectID, ErrUnavailable, err)
+	}
+	return nil
 }
 
 // destroyTimeout bounds the destruction of a data key that decoding an

@@ -18,15 +18,20 @@ import (
 type testKeys struct {
 	mu        sync.Mutex
 	destroyed map[string]bool
+	// lost lists projects whose key the storage no longer has.
+	lost map[string]bool
 }
 
-func newTestKeys() *testKeys { return &testKeys{destroyed: map[string]bool{}} }
+func newTestKeys() *testKeys { return &testKeys{destroyed: map[string]bool{}, lost: map[string]bool{}} }
 
 func (k *testKeys) DataKey(_ context.Context, projectID string, _ bool) ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.destroyed[projectID] {
 		return nil, ErrKeyDestroyed
+	}
+	if k.lost[projectID] {
+		return nil, ErrKeyNotFound
 	}
 	key := sha256.Sum256([]byte(projectID))
 	return key[:], nil
@@ -258,5 +263,29 @@ func BenchmarkDecodeContact(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestOpenWithLostKeyMarksItDestroyed(t *testing.T) {
+	keys := newTestKeys()
+	c := NewCodec(keys)
+	contact := encodeRecord(t, c, "e1", contactSample)
+	keys.lost["p1"] = true
+
+	env, err := c.Decode(context.Background(), contact)
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := env.Event.(*domain.ContactAdded); !got.Erased {
+		t.Errorf("contact whose key is lost = %+v, want it erased", got)
+	}
+	if !keys.destroyed["p1"] {
+		t.Error("the lost key was not marked destroyed, so a new key could be made for the project")
+	}
+	_, _, err = c.Encode(context.Background(), "e2", "p1", contactSample, sampleMetadata, "")
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Rule != domain.RulePersonalDataErased {
+		t.Errorf("Encode of a contact after the key was lost returned %v, want a PERSONAL_DATA_ERASED rule violation", err)
 	}
 }

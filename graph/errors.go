@@ -73,10 +73,15 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 			gqlErr.Extensions["currentVersion"] = conflict.Current
 			gqlErr.Extensions["expectedVersion"] = conflict.Expected
 		case errors.Is(err, eventstore.ErrUnavailable):
-			gqlErr.Message = "the event store is unavailable; nothing was stored, retry later"
+			gqlErr.Message = "the event store or the key storage is unavailable; retry later, with the same idempotencyKey to be safe"
 			gqlErr.Extensions["code"] = CodeStoreUnavailable
 			log.Warn().Err(err).Str("request_id", RequestInfoFrom(ctx).RequestID).Msg("event store unavailable")
 		case gqlErr.Extensions["code"] != nil:
+		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			// The client went away; nobody reads this answer.
+			log.Info().Str("request_id", RequestInfoFrom(ctx).RequestID).Str("path", gqlErr.Path.String()).Msg("request cancelled by the client")
+			gqlErr.Message = "the request was cancelled"
+			gqlErr.Extensions["code"] = CodeInternal
 		case isInputError(err):
 			gqlErr.Extensions["code"] = CodeBadUserInput
 		default:

@@ -226,6 +226,23 @@ func Rotate(ctx context.Context, storage Storage, old, next *MasterKey) (int, er
 // data keys. Project ids are UUIDs, so it cannot clash with one.
 const checkID = "master-key-check"
 
+// RecordedMasterKeyID returns the id of the master key that the storage
+// records as the one that wraps its data keys, or "" for a storage no
+// keyring has used.
+func RecordedMasterKeyID(ctx context.Context, storage Storage) (string, error) {
+	wrapped, err := storage.Get(ctx, checkID)
+	if errors.Is(err, eventstore.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if oldID, _, ok := parseRotationMarker(wrapped); ok {
+		return oldID, nil
+	}
+	return wrappedKeyID(wrapped), nil
+}
+
 // InUse reports whether the storage has been used by a keyring, which
 // records its master key on first use.
 func (k *Keyring) InUse(ctx context.Context) (bool, error) {

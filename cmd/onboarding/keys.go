@@ -38,9 +38,9 @@ func addKeyFlags(fs *flag.FlagSet, cfg *Config) {
 func (c *Config) masterKeyConfigured() bool { return c.MasterKeyFile != "" || c.masterKey != "" }
 
 // loadMasterKey returns the configured master key. Without one it reads
-// the development key file in the data directory, creating it when create
-// is true, and returns nil when it does not exist and create is false.
-func loadMasterKey(cfg Config, create bool, log zerolog.Logger) (*keyring.MasterKey, error) {
+// the development key file in the data directory, and returns nil when
+// that does not exist.
+func loadMasterKey(cfg Config, log zerolog.Logger) (*keyring.MasterKey, error) {
 	switch {
 	case cfg.masterKey != "":
 		m, err := keyring.ParseMasterKey(cfg.masterKey)
@@ -61,16 +61,28 @@ func loadMasterKey(cfg Config, create bool, log zerolog.Logger) (*keyring.Master
 		log.Warn().Str("path", path).Str("master_key_id", m.ID()).Msg("master key read from the data directory; configure --master-key-file outside it for production")
 		return m, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) || !create {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return nil, err
+}
+
+// createDevMasterKey creates the development key file in the data
+// directory. It refuses when storage already holds keys, which another
+// master key wrapped: a new key could open none of them.
+func createDevMasterKey(ctx context.Context, cfg Config, storage keyring.Storage, log zerolog.Logger) (*keyring.MasterKey, error) {
+	path := filepath.Join(cfg.DataDir, DevMasterKeyFileName)
+	id, err := keyring.RecordedMasterKeyID(ctx, storage)
+	if err != nil {
 		return nil, err
+	}
+	if id != "" {
+		return nil, fmt.Errorf("the key storage holds data keys wrapped by master key %s, and no master key is configured (%s does not exist); pass that key with --master-key-file (%s)", id, path, envName("master-key-file"))
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	m, err = keyring.GenerateMasterKeyFile(path)
+	m, err := keyring.GenerateMasterKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -96,17 +108,25 @@ func openKeyStorage(cfg Config, store eventstore.Store) (keyring.Storage, error)
 // commands on a store that never sealed anything, the codec has no
 // keyring and fails on sealed values.
 func openCodec(ctx context.Context, cfg Config, store eventstore.Store, create bool, log zerolog.Logger) (*eventstore.Codec, io.Closer, error) {
-	master, err := loadMasterKey(cfg, create, log)
+	master, err := loadMasterKey(cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	if master == nil {
+	if master == nil && !create {
 		return eventstore.NewCodec(nil), io.NopCloser(nil), nil
 	}
+
 	storage, err := openKeyStorage(cfg, store)
 	if err != nil {
 		return nil, nil, err
 	}
+	if master == nil {
+		if master, err = createDevMasterKey(ctx, cfg, storage, log); err != nil {
+			storage.Close()
+			return nil, nil, err
+		}
+	}
+
 	keys := keyring.New(master, storage)
 	err = checkKeyStorageInUse(ctx, cfg, store, keys)
 	if err == nil {
@@ -117,9 +137,10 @@ func openCodec(ctx context.Context, cfg Config, store eventstore.Store, create b
 		log.Warn().Err(err).Msg("master key check postponed: the event store is unavailable")
 		err = nil
 	}
+
 	if err != nil {
 		storage.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("master key %s: %w; pass the master key that wrapped the data keys with --master-key-file (%s) or %s", masterKeySource(cfg), err, envName("master-key-file"), envName("master-key"))
 	}
 	log.Info().Str("master_key_id", master.ID()).Msg("keyring opened")
 	return eventstore.NewCodec(keys), keys, nil
@@ -145,8 +166,9 @@ func rotateMasterKey(ctx context.Context, args []string, getenv func(string) str
 	if newKeyFile == "" {
 		return errors.New("--new-master-key-file is missing; generate a key with 'openssl rand -base64 32 > new.key && chmod 600 new.key'")
 	}
+
 	log, _ := newCommandLogger(c.cfg, stderr)
-	old, err := loadMasterKey(c.cfg, false, log)
+	old, err := loadMasterKey(c.cfg, log)
 	if err != nil {
 		return err
 	}
@@ -160,6 +182,7 @@ func rotateMasterKey(ctx context.Context, args []string, getenv func(string) str
 	if next.ID() == old.ID() {
 		return fmt.Errorf("the new master key %s is the current one; pass a newly generated key to --new-master-key-file", next.ID())
 	}
+
 	storage, err := openRotationStorage(c.cfg, log)
 	if err != nil {
 		return err
@@ -205,10 +228,10 @@ type storeKeyStorage struct {
 func (s *storeKeyStorage) Close() error { return errors.Join(s.Storage.Close(), s.store.Close()) }
 
 // checkKeyStorageInUse refuses a key storage that has never been used
-// beside an event log that already holds project events: the key storage
-// was most likely lost or pointed elsewhere, and going on would show every
-// sealed value as erased and make new keys. --new-key-storage accepts it,
-// for a log written before sealing existed.
+// beside an event log that already holds project events. Such a key
+// storage was most likely lost or pointed elsewhere, and going on would
+// show every sealed value as erased. --new-key-storage accepts it, for a
+// log written before sealing existed.
 func checkKeyStorageInUse(ctx context.Context, cfg Config, store eventstore.Store, keys *keyring.Keyring) error {
 	used, err := keys.InUse(ctx)
 	if err != nil || used || cfg.NewKeyStorage {
@@ -223,4 +246,15 @@ func checkKeyStorageInUse(ctx context.Context, cfg Config, store eventstore.Stor
 		where = "the " + esdb.DataKeyStreamPrefix + "* streams"
 	}
 	return fmt.Errorf("the key storage in %s holds no keys, but the event store holds project events whose secrets and contact details need them; restore the key storage from a backup, or pass --new-key-storage (%s) if the log was written before sealing existed", where, envName("new-key-storage"))
+}
+
+// masterKeySource names where the master key came from, for errors.
+func masterKeySource(cfg Config) string {
+	switch {
+	case cfg.masterKey != "":
+		return "from " + envName("master-key")
+	case cfg.MasterKeyFile != "":
+		return "from " + cfg.MasterKeyFile
+	}
+	return "from " + filepath.Join(cfg.DataDir, DevMasterKeyFileName)
 }

@@ -388,6 +388,28 @@ func TestRotateMasterKey(t *testing.T) {
 		t.Errorf("a rotation to the current key exited %d: %s; want an error", code, errOut.String())
 	}
 
+	// A server started without a key after the old key file was deleted
+	// neither starts nor leaves a new key file behind.
+	oldKeyPath := filepath.Join(dir, DevMasterKeyFileName)
+	if err := os.Rename(oldKeyPath, oldKeyPath+".old"); err != nil {
+		t.Fatal(err)
+	}
+	cfgNoKey := DefaultConfig()
+	cfgNoKey.Addr, cfgNoKey.DataDir = "127.0.0.1:0", dir
+	noKey := NewMain(cfgNoKey, zerolog.Nop())
+	if err := noKey.Open(context.Background()); err == nil {
+		noKey.Close(context.Background())
+		t.Error("the server started without the master key that wraps the data keys")
+	} else if !strings.Contains(err.Error(), "--master-key-file") {
+		t.Errorf("start without the master key: %v, want an error naming --master-key-file", err)
+	}
+	if _, err := os.Stat(oldKeyPath); err == nil {
+		t.Error("a refused start left a new master key file in the data directory")
+	}
+	if err := os.Rename(oldKeyPath+".old", oldKeyPath); err != nil {
+		t.Fatal(err)
+	}
+
 	// A server started with the old key, as happens when the key file in
 	// the data directory is picked up after a rotation, refuses to start.
 	cfg := DefaultConfig()
@@ -458,9 +480,42 @@ func TestLostKeyStorageStopsStart(t *testing.T) {
 
 	// With the flag the sealed values cannot be opened, so they read as erased.
 	s = startServer(t, dir, func(c *Config) { c.NewKeyStorage = true })
-	var project struct{ Contacts []struct{ Name string } }
-	s.must(t, `query($p: ID!) { project(id: $p) { contacts { name } } }`, map[string]any{"p": id}, "project", &project)
+	var project struct {
+		Version  int
+		Contacts []struct{ Name string }
+	}
+	const view = `query($p: ID!) { project(id: $p) { version contacts { name } } }`
+	s.must(t, view, map[string]any{"p": id}, "project", &project)
 	if len(project.Contacts) != 1 || project.Contacts[0].Name != "[erased]" {
 		t.Errorf("contacts with a new key storage = %+v, want one erased contact", project.Contacts)
+	}
+	version := project.Version
+
+	// The project takes no new personal data, which a new data key would
+	// make unreadable beside the old, and records no reveal it cannot do.
+	for name, query := range map[string]string{
+		"add contact": `mutation($p: ID!) { addContact(input: {projectId: $p, name: "New Person", email: "new@example.se"}) { project { id } } }`,
+		"reveal":      `mutation($p: ID!) { revealSecret(input: {projectId: $p, questionId: "platform-login"}) { value } }`,
+	} {
+		if res := s.do(t, query, map[string]any{"p": id}); res.code() != "RULE_VIOLATION" {
+			t.Errorf("%s with the key lost: %+v, want RULE_VIOLATION", name, res.Errors)
+		}
+	}
+	s.must(t, view, map[string]any{"p": id}, "project", &project)
+	if project.Version != version {
+		t.Errorf("rejected requests moved the project from version %d to %d", version, project.Version)
+	}
+	s.must(t, `mutation($p: ID!) { eraseProjectPersonalData(input: {projectId: $p, reason: "keys lost"}) { project { version } } }`, map[string]any{"p": id}, "", nil)
+	s.stop(t)
+
+	s = startServer(t, dir)
+	s.must(t, view, map[string]any{"p": id}, "project", &project)
+	if project.Version != version+1 {
+		t.Errorf("project after erasure and restart at version %d, want %d", project.Version, version+1)
+	}
+	var report struct{ Ok bool }
+	s.must(t, `{ verifyProjections { ok } }`, nil, "verifyProjections", &report)
+	if !report.Ok {
+		t.Error("verifyProjections reports differences after the lost keys")
 	}
 }
