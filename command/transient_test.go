@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -95,5 +96,69 @@ func TestUnknownProjectGetsNoDataKey(t *testing.T) {
 	}
 	if n := keys.creates.Load(); n != 0 {
 		t.Errorf("a command on an unknown project asked for %d new data keys, want none", n)
+	}
+}
+
+// downKeys fails every read of an existing data key while down is set.
+type downKeys struct {
+	eventstore.Keyring
+	down atomic.Bool
+}
+
+func (k *downKeys) DataKey(ctx context.Context, projectID string, create bool) ([]byte, error) {
+	if !create && k.down.Load() {
+		return nil, fmt.Errorf("read datakey-%s: %w", projectID, eventstore.ErrUnavailable)
+	}
+	return k.Keyring.DataKey(ctx, projectID, create)
+}
+
+// waitUntil polls cond until it holds or waitLimit passes.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen within %s", what, waitLimit)
+		}
+		<-tick.C
+	}
+}
+
+func TestProjectorStalledWhileKeysDown(t *testing.T) {
+	store := openStore(t)
+	keys := &downKeys{Keyring: keyringtest.New(t)}
+	codec := eventstore.NewCodec(keys)
+	models := readmodel.NewModels()
+	projector := readmodel.NewProjector(store, codec, models, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- projector.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-projector.CaughtUp()
+	h := command.NewHandler(store, codec, models, zerolog.Nop(), nil)
+	res, err := h.Execute(context.Background(), command.Request{Command: hostedStart("c1"), Actor: actor})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	keys.down.Store(true)
+	written := make(chan error, 1)
+	go func() {
+		_, err := h.Execute(context.Background(), command.Request{ProjectID: res.ProjectID, Command: domain.AddContact{ContactID: "k1", Name: "Anna Lind", Email: "anna@example.com"}, Actor: actor})
+		written <- err
+	}()
+	waitUntil(t, "the projector stalling", projector.Stalled)
+	keys.down.Store(false)
+
+	if err := <-written; err != nil {
+		t.Fatalf("addContact failed after the keys came back: %v", err)
+	}
+	if projector.Stalled() {
+		t.Error("the projector still reports a stall after the event was applied")
+	}
+	if v, _ := models.Project(res.ProjectID); len(v.Contacts) != 1 {
+		t.Errorf("read model has %d contacts, want the one added", len(v.Contacts))
 	}
 }

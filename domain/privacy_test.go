@@ -172,3 +172,11 @@ func TestRevealUnreadableSecret(t *testing.T) {
 
 	thenError(t, events, err, domain.KindRuleViolation, domain.RulePersonalDataErased)
 }
+
+func TestRevealSecretWhoseTextIsTheMarker(t *testing.T) {
+	p := given(settlementStart(), &domain.AnswerSubmitted{QuestionID: "platform-login", Value: domain.ErasedValue, Secret: true})
+
+	events, err := when(t, p, domain.RevealSecret{QuestionID: "platform-login"})
+
+	thenEvents(t, events, err, &domain.SecretRevealed{QuestionID: "platform-login", Version: 2})
+}

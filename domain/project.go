@@ -73,6 +73,9 @@ type Project struct {
 	waiting       bool
 	waitingReason string
 	answers       map[AnswerKey]string
+	// unreadable marks the answers whose values were erased with the
+	// project's data key.
+	unreadable    map[AnswerKey]bool
 	completed     map[string]bool
 	testPassed    map[string]bool
 	contacts      []Contact
@@ -85,6 +88,7 @@ func NewProject(id string) *Project {
 	return &Project{
 		id:         id,
 		answers:    map[AnswerKey]string{},
+		unreadable: map[AnswerKey]bool{},
 		completed:  map[string]bool{},
 		testPassed: map[string]bool{},
 	}
@@ -282,7 +286,9 @@ func (p *Project) Apply(e Event) {
 			p.template = CurrentTemplate()
 		}
 	case *AnswerSubmitted:
-		p.answers[AnswerKey{e.QuestionID, e.SystemID}] = e.Value
+		key := AnswerKey{e.QuestionID, e.SystemID}
+		p.answers[key] = e.Value
+		p.unreadable[key] = e.Erased
 	case *ContactAdded:
 		p.contacts = append(p.contacts, Contact{ID: e.ContactID, Name: e.Name, Email: e.Email, Phone: e.Phone, Role: e.Role, Erased: e.Erased})
 	case *ContactRemoved:
@@ -331,6 +337,7 @@ func (p *Project) erase() {
 	for key := range p.answers {
 		if q, ok := p.template.Question(key.QuestionID); ok && q.Kind == KindSecret {
 			p.answers[key] = ErasedValue
+			p.unreadable[key] = true
 		}
 	}
 	for i := range p.contacts {

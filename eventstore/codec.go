@@ -100,7 +100,18 @@ type Codec struct {
 	keys Keyring
 	// random supplies nonces; tests replace it to pin the sealed bytes.
 	random io.Reader
+	// onDestroyError receives a data key that decoding failed to destroy
+	// for good; see OnDestroyError.
+	onDestroyError func(projectID string, err error)
 }
+
+// OnDestroyError sets the function that receives the errors of data keys
+// that decoding an erasure (or meeting a lost key) tried and failed to
+// destroy, for a reason that a retry does not fix. Decoding goes on, so
+// that the read models show the erasure; the function should log the error
+// for an operator, because the key stays in the key storage until a later
+// read of the erasure destroys it. Call it before the codec is used.
+func (c *Codec) OnDestroyError(f func(projectID string, err error)) { c.onDestroyError = f }
 
 // NewCodec returns a codec that seals personal data with data keys from
 // keys. With a nil keys, encoding an event that carries personal data and

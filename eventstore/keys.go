@@ -12,6 +12,11 @@ var ErrKeyDestroyed = errors.New("data key destroyed")
 // ErrKeyNotFound is returned for a project that has no data key yet.
 var ErrKeyNotFound = errors.New("data key not found")
 
+// ErrWrongMasterKey is returned for a data key that another master key
+// wrapped than the one configured, as during or after a master key rotation
+// that a process did not follow.
+var ErrWrongMasterKey = errors.New("data key wrapped by another master key")
+
 // Keyring holds one data key per project, with which the codec seals the
 // project's secrets and personal data before they are appended.
 //
@@ -34,7 +39,9 @@ type Keyring interface {
 }
 
 // IsTransient reports whether err may pass if the operation is retried:
-// the store or the key storage could not be reached, or a deadline passed.
+// the store or the key storage could not be reached, a deadline passed, or
+// a data key is wrapped by another master key, which a restart with the
+// right key fixes. Readers wait on these instead of skipping an event.
 func IsTransient(err error) bool {
-	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrWrongMasterKey)
 }

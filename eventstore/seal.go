@@ -185,12 +185,7 @@ func (c *Codec) DestroyKey(ctx context.Context, projectID string) error {
 
 // destroyLost marks the lost data key of a project destroyed.
 func (c *Codec) destroyLost(ctx context.Context, projectID string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
-	defer cancel()
-	if err := c.keys.DestroyKey(ctx, projectID); err != nil {
-		return fmt.Errorf("mark the lost data key of project %s destroyed: %w: %w", projectID, ErrUnavailable, err)
-	}
-	return nil
+	return c.destroy(ctx, projectID, "mark the lost data key of project %s destroyed: %w")
 }
 
 // destroyTimeout bounds the destruction of a data key that decoding an
@@ -201,13 +196,29 @@ const destroyTimeout = 10 * time.Second
 // being decoded. The command that appended the event destroys the key
 // right after, but it can fail, crash or run in another process, so every
 // process that reads the erasure destroys the key too: no reader then
-// keeps the key, in storage or in memory. An error is transient, so that
-// the projector retries instead of skipping the erasure.
+// keeps the key, in storage or in memory. A transient error is returned,
+// so that the projector retries instead of skipping the erasure.
 func (c *Codec) destroyErased(ctx context.Context, projectID string) error {
+	return c.destroy(ctx, projectID, "destroy the data key of erased project %s: %w")
+}
+
+// destroy destroys the project's data key. It returns a transient error,
+// which readers retry, and passes any other error to onDestroyError and
+// returns nil, so that one broken key storage entry does not stop every
+// read model.
+func (c *Codec) destroy(ctx context.Context, projectID, format string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
 	defer cancel()
-	if err := c.keys.DestroyKey(ctx, projectID); err != nil {
-		return fmt.Errorf("destroy the data key of erased project %s: %w: %w", projectID, ErrUnavailable, err)
+	err := c.keys.DestroyKey(ctx, projectID)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf(format, projectID, err)
+	if IsTransient(err) {
+		return err
+	}
+	if c.onDestroyError != nil {
+		c.onDestroyError(projectID, err)
 	}
 	return nil
 }

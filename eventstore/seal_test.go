@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -204,20 +205,39 @@ func TestDecodeErasureDestroysKey(t *testing.T) {
 	}
 }
 
-// failingKeys fails to destroy keys, as an unreachable key storage does.
-type failingKeys struct{ *testKeys }
-
-func (failingKeys) DestroyKey(context.Context, string) error {
-	return errors.New("disk full")
+// failingKeys fails to destroy keys with err.
+type failingKeys struct {
+	*testKeys
+	err error
 }
 
-func TestDecodeErasureDestroyFailureIsTransient(t *testing.T) {
-	c := NewCodec(failingKeys{newTestKeys()})
+func (k failingKeys) DestroyKey(context.Context, string) error { return k.err }
+
+func TestDecodeErasureRetriesTransientDestroyError(t *testing.T) {
+	c := NewCodec(failingKeys{newTestKeys(), fmt.Errorf("tombstone datakey-p1: %w", ErrUnavailable)})
 
 	_, err := c.Decode(context.Background(), encodeRecord(t, c, "e1", &domain.PersonalDataErased{Reason: "request"}))
 
 	if !IsTransient(err) {
-		t.Errorf("Decode of an erasure whose key cannot be destroyed returned %v, want a transient error so that the projector retries", err)
+		t.Errorf("Decode of an erasure whose key storage is unreachable returned %v, want a transient error so that the projector retries", err)
+	}
+}
+
+func TestDecodeErasureReportsPermanentDestroyError(t *testing.T) {
+	c := NewCodec(failingKeys{newTestKeys(), errors.New("access denied")})
+	var reported []string
+	c.OnDestroyError(func(projectID string, err error) { reported = append(reported, projectID+": "+err.Error()) })
+
+	env, err := c.Decode(context.Background(), encodeRecord(t, c, "e1", &domain.PersonalDataErased{Reason: "request"}))
+
+	if err != nil {
+		t.Fatalf("Decode of an erasure whose key cannot be destroyed for good returned %v, want the event so that the read models show the erasure", err)
+	}
+	if _, ok := env.Event.(*domain.PersonalDataErased); !ok {
+		t.Errorf("decoded %T, want the erasure", env.Event)
+	}
+	if len(reported) != 1 || !strings.Contains(reported[0], "access denied") {
+		t.Errorf("reported destroy errors = %q, want the access denied error of p1", reported)
 	}
 }
 

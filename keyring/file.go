@@ -64,6 +64,10 @@ type File struct {
 	// nil after Close.
 	mu sync.RWMutex
 	db *bolt.DB
+	// compactPending is set while freed pages may still hold a destroyed
+	// key, because a compaction failed. OpenFile compacts, so it starts
+	// false. Guarded by mu.
+	compactPending bool
 }
 
 var _ Storage = (*File)(nil)
@@ -252,18 +256,30 @@ func (f *File) Destroy(ctx context.Context, projectID string) error {
 		return f.closedError()
 	}
 
+	changed := false
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketName)
 		key := []byte(projectID)
 		if bytes.Equal(bucket.Get(key), destroyedMarker) {
 			return nil
 		}
+		changed = true
 		return bucket.Put(key, destroyedMarker)
 	})
 	if err != nil {
 		return fmt.Errorf("destroy data key of project %s in %s: %w", projectID, f.path, err)
 	}
-	return f.compact()
+	// Every reader of an erasure destroys the key again, so a key that
+	// was destroyed and compacted away returns here without compacting.
+	if !changed && !f.compactPending {
+		return nil
+	}
+	f.compactPending = true
+	if err := f.compact(); err != nil {
+		return err
+	}
+	f.compactPending = false
+	return nil
 }
 
 // Rewrap implements Storage. It replaces the values in one transaction, so

@@ -136,14 +136,8 @@ func (k *Keyring) remember(projectID string, key []byte, forgetCount uint64) {
 }
 
 // DestroyKey implements eventstore.Keyring.
-//
-// A key already destroyed returns at once, because every reader of an
-// erasure event calls DestroyKey, and destroying compacts the key file.
 func (k *Keyring) DestroyKey(ctx context.Context, projectID string) error {
 	k.Forget(projectID)
-	if _, err := k.storage.Get(ctx, projectID); errors.Is(err, eventstore.ErrKeyDestroyed) {
-		return nil
-	}
 	if err := k.storage.Destroy(ctx, projectID); err != nil {
 		return fmt.Errorf("destroy data key of project %s: %w", projectID, err)
 	}
@@ -243,16 +237,6 @@ func RecordedMasterKeyID(ctx context.Context, storage Storage) (string, error) {
 	return wrappedKeyID(wrapped), nil
 }
 
-// InUse reports whether the storage has been used by a keyring, which
-// records its master key on first use.
-func (k *Keyring) InUse(ctx context.Context) (bool, error) {
-	_, err := k.storage.Get(ctx, checkID)
-	if errors.Is(err, eventstore.ErrKeyNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // CheckMasterKey checks that the keyring's master key is the one that
 // wraps the data keys in its storage, so that a server started with
 // another key fails at once instead of failing to open every sealed value.
@@ -284,7 +268,7 @@ func (k *Keyring) checkMasterKey(ctx context.Context) error {
 		return fmt.Errorf("a rotation of the master key from %s to %s is unfinished, so some data keys may be wrapped by either key; run rotate-master-key again with the same keys", oldID, nextID)
 	}
 	if !k.master.WrappedBy(wrapped) {
-		return fmt.Errorf("the data keys are wrapped by master key %s, not by the configured master key %s; configure the key that wrapped them (after a finished rotation, the new key)", wrappedKeyID(wrapped), k.master.ID())
+		return fmt.Errorf("the data keys are wrapped by master key %s, not by the configured master key %s (%w)", wrappedKeyID(wrapped), k.master.ID(), eventstore.ErrWrongMasterKey)
 	}
 	if _, err := k.master.Unwrap(checkID, wrapped); err != nil {
 		return fmt.Errorf("the configured master key %s does not open the master key check: %w", k.master.ID(), err)

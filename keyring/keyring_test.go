@@ -974,3 +974,38 @@ func TestInterruptedRotationBlocksStart(t *testing.T) {
 		t.Errorf("data key with the new key after the rotation: %v", err)
 	}
 }
+
+// A destroyed key whose compaction failed stays in the file's free pages,
+// so destroying it again must compact, although the key reads as destroyed.
+func TestDestroyRetriesFailedCompaction(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.db")
+	file := openTestFile(t, path)
+	ctx := context.Background()
+	ring := New(newMasterKey(t), file)
+	if _, err := ring.DataKey(ctx, "p1", true); err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := file.Get(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A non-empty directory where compaction writes its file makes it fail.
+	blocker := path + compactSuffix
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := ring.DestroyKey(ctx, "p1"); err == nil {
+		t.Fatal("DestroyKey succeeded although its compaction could not write")
+	}
+	if err := os.RemoveAll(blocker); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := ring.DestroyKey(ctx, "p1"); err != nil {
+		t.Fatalf("second DestroyKey: %v", err)
+	}
+
+	if data, err := os.ReadFile(path); err != nil || bytes.Contains(data, wrapped) {
+		t.Errorf("the key file still holds the destroyed wrapped key (read error %v)", err)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/integrationplatform/onboarding/eventstore"
 )
 
 // KeySize is the size in bytes of master keys and data keys (AES-256).
@@ -150,7 +152,7 @@ func (m *MasterKey) Unwrap(projectID string, wrapped []byte) ([]byte, error) {
 		return nil, fmt.Errorf("wrapped data key of project %s is malformed", projectID)
 	}
 	if !m.WrappedBy(wrapped) {
-		return nil, fmt.Errorf("data key of project %s is wrapped by master key %s, not by the configured key %s; configure the key that wrapped it, or run rotate-master-key again to finish a rotation", projectID, wrappedKeyID(wrapped), m.ID())
+		return nil, fmt.Errorf("data key of project %s is wrapped by master key %s, not by the configured key %s (%w); configure the key that wrapped it, or run rotate-master-key again to finish a rotation", projectID, wrappedKeyID(wrapped), m.ID(), eventstore.ErrWrongMasterKey)
 	}
 	key, err := m.aead.Open(nil, wrapped[1+keyIDSize:header], wrapped[header:], wrapAAD(projectID))
 	if err != nil {

@@ -28,6 +28,8 @@ type Projector struct {
 	caughtUp chan struct{}
 	ready    atomic.Bool
 	failures atomic.Int64
+	// stalled is set while an event waits for a transient error to pass.
+	stalled atomic.Bool
 }
 
 // NewProjector returns a projector that feeds models from store, decoding
@@ -42,6 +44,12 @@ func (p *Projector) CaughtUp() <-chan struct{} { return p.caughtUp }
 
 // Ready reports whether the projector has caught up.
 func (p *Projector) Ready() bool { return p.ready.Load() }
+
+// Stalled reports whether the projector is waiting for a transient error,
+// such as an unreachable key storage, to pass before it can apply the next
+// event. Mutations wait for the projector, so a stalled server is not
+// ready.
+func (p *Projector) Stalled() bool { return p.stalled.Load() }
 
 // Failures returns the number of events that could not be applied.
 func (p *Projector) Failures() int64 { return p.failures.Load() }
@@ -216,11 +224,13 @@ func (p *Projector) follow(ctx context.Context, filter eventstore.Filter) error 
 // models for good. It stops when ctx ends.
 func (p *Projector) decodeRetrying(ctx context.Context, r eventstore.RecordedEvent) (eventstore.Envelope, error) {
 	backoff := 100 * time.Millisecond
+	defer p.stalled.Store(false)
 	for {
 		env, err := p.codec.Decode(ctx, r)
 		if !eventstore.IsTransient(err) || ctx.Err() != nil {
 			return env, err
 		}
+		p.stalled.Store(true)
 		p.log.Warn().Err(err).Str("stream", r.StreamID).Uint64("revision", r.Revision).Str("event_id", r.ID).
 			Str("retry_in", backoff.String()).Msg("decoding an event failed for now; retrying")
 		select {
@@ -235,7 +245,6 @@ func (p *Projector) decodeRetrying(ctx context.Context, r eventstore.RecordedEve
 // applyDecoded applies one decoded event. An event that cannot be decoded
 // or applied for good is logged and skipped, so one bad event does not stop
 // every read model; Failures counts them.
-
 func (p *Projector) applyDecoded(r eventstore.RecordedEvent, env eventstore.Envelope, err error) {
 	if err == nil {
 		err = p.models.Apply(env)

@@ -120,39 +120,63 @@ func openCodec(ctx context.Context, cfg Config, store eventstore.Store, create b
 	if err != nil {
 		return nil, nil, err
 	}
+	keys, err := checkedKeyring(ctx, cfg, store, storage, master, log)
+	if err != nil {
+		storage.Close()
+		return nil, nil, err
+	}
+	log.Info().Str("master_key_id", keys.MasterKeyID()).Msg("keyring opened")
+
+	codec := eventstore.NewCodec(keys)
+	codec.OnDestroyError(func(projectID string, err error) {
+		log.Error().Err(err).Str("project_id", projectID).Msg("data key of an erased project not destroyed; it stays in the key storage until a later read of the erasure destroys it")
+	})
+	return codec, keys, nil
+}
+
+// checkedKeyring returns the keyring on storage after checking, in this
+// order, that the storage is not an empty one beside a log with events,
+// that a development master key may be created when master is nil, and
+// that the master key is the one that wraps the data keys.
+func checkedKeyring(ctx context.Context, cfg Config, store eventstore.Store, storage keyring.Storage, master *keyring.MasterKey, log zerolog.Logger) (*keyring.Keyring, error) {
+	err := checkKeyStorageInUse(ctx, cfg, store, storage)
+	if errors.Is(err, eventstore.ErrUnavailable) {
+		// The keyring checks the master key again before it makes the
+		// first data key.
+		log.Warn().Err(err).Msg("key storage checks postponed: the event store is unavailable")
+		return keyring.New(master, storage), nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	if master == nil {
 		if master, err = createDevMasterKey(ctx, cfg, storage, log); err != nil {
-			storage.Close()
-			return nil, nil, err
+			return nil, err
 		}
 	}
 
 	keys := keyring.New(master, storage)
-	err = checkKeyStorageInUse(ctx, cfg, store, keys)
-	if err == nil {
-		err = keys.CheckMasterKey(ctx)
-	}
-	if errors.Is(err, eventstore.ErrUnavailable) {
-		// The keyring checks again before it makes the first data key.
+	err = keys.CheckMasterKey(ctx)
+	switch {
+	case errors.Is(err, eventstore.ErrUnavailable):
 		log.Warn().Err(err).Msg("master key check postponed: the event store is unavailable")
-		err = nil
+		return keys, nil
+	case errors.Is(err, eventstore.ErrWrongMasterKey):
+		return nil, fmt.Errorf("master key %s: %w; pass the master key that wrapped the data keys with --master-key-file (%s) or %s", masterKeySource(cfg), err, envName("master-key-file"), envName("master-key"))
+	case err != nil:
+		return nil, fmt.Errorf("master key %s: %w", masterKeySource(cfg), err)
 	}
-
-	if err != nil {
-		storage.Close()
-		return nil, nil, fmt.Errorf("master key %s: %w; pass the master key that wrapped the data keys with --master-key-file (%s) or %s", masterKeySource(cfg), err, envName("master-key-file"), envName("master-key"))
-	}
-	log.Info().Str("master_key_id", master.ID()).Msg("keyring opened")
-	return eventstore.NewCodec(keys), keys, nil
+	return keys, nil
 }
 
 const rotateUsage = `Usage: onboarding rotate-master-key [flags] --new-master-key-file FILE
 
 Rewraps every project's data key, now wrapped by the configured master key
 (--master-key-file or ONBOARDING_MASTER_KEY), with the new master key. The
-event log is not touched. Keys already wrapped by the new key are skipped,
-so an interrupted rotation can be run again. Afterwards, start the server
-with the new key.
+event log is not touched. Stop every server first, on EventStoreDB every
+replica. Keys already wrapped by the new key are skipped, so an
+interrupted rotation can be run again. Afterwards, start the servers with
+the new key.
 `
 
 // rotateMasterKey is the rotate-master-key command.
@@ -232,9 +256,9 @@ func (s *storeKeyStorage) Close() error { return errors.Join(s.Storage.Close(), 
 // storage was most likely lost or pointed elsewhere, and going on would
 // show every sealed value as erased. --new-key-storage accepts it, for a
 // log written before sealing existed.
-func checkKeyStorageInUse(ctx context.Context, cfg Config, store eventstore.Store, keys *keyring.Keyring) error {
-	used, err := keys.InUse(ctx)
-	if err != nil || used || cfg.NewKeyStorage {
+func checkKeyStorageInUse(ctx context.Context, cfg Config, store eventstore.Store, storage keyring.Storage) error {
+	id, err := keyring.RecordedMasterKeyID(ctx, storage)
+	if err != nil || id != "" || cfg.NewKeyStorage {
 		return err
 	}
 	events, err := store.ReadAll(ctx, eventstore.Start, 1, eventstore.Filter{StreamPrefix: eventstore.StreamPrefix})

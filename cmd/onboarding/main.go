@@ -240,7 +240,7 @@ func (m *Main) openStore() (eventstore.Store, error) {
 // ready reports whether the read models are caught up and the store
 // responds.
 func (m *Main) ready() bool {
-	if !m.projector.Ready() {
+	if !m.projector.Ready() || m.projector.Stalled() {
 		return false
 	}
 	pinger, ok := m.store.(eventstore.Pinger)

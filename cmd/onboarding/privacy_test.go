@@ -465,6 +465,12 @@ func TestLostKeyStorageStopsStart(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, KeyFileName)); err != nil {
 		t.Fatal(err)
 	}
+	// The master key file is gone too, and the refused start must not
+	// make a new one that a restored key storage would then reject.
+	keyPath := filepath.Join(dir, DevMasterKeyFileName)
+	if err := os.Rename(keyPath, keyPath+".saved"); err != nil {
+		t.Fatal(err)
+	}
 
 	cfg := DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
@@ -476,6 +482,12 @@ func TestLostKeyStorageStopsStart(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "holds no keys") || !strings.Contains(err.Error(), "--new-key-storage") {
 		t.Errorf("start without the key storage: %v, want an error that names the missing keys and the flag", err)
+	}
+	if _, err := os.Stat(keyPath); err == nil {
+		t.Error("the refused start created a new master key file")
+	}
+	if err := os.Rename(keyPath+".saved", keyPath); err != nil {
+		t.Fatal(err)
 	}
 
 	// With the flag the sealed values cannot be opened, so they read as erased.
