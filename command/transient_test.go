@@ -35,23 +35,11 @@ func (k *flakyKeys) DataKey(ctx context.Context, projectID string, create bool) 
 func TestProjectorRetriesTransientKeyError(t *testing.T) {
 	store := openStore(t)
 	keys := &flakyKeys{Keyring: keyringtest.New(t)}
-	codec := eventstore.NewCodec(keys)
-	models := readmodel.NewModels()
-	projector := readmodel.NewProjector(store, codec, models, zerolog.Nop())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- projector.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-projector.CaughtUp()
-	h := command.NewHandler(store, codec, models, zerolog.Nop(), nil)
-	res, err := h.Execute(context.Background(), command.Request{Command: hostedStart("c1"), Actor: actor})
-	if err != nil {
-		t.Fatal(err)
-	}
+	models, projector, h, res := startWithKeys(t, store, keys)
 	id := res.ProjectID
 
 	keys.failNext.Store(true)
-	res, err = h.Execute(context.Background(), command.Request{ProjectID: id, Command: domain.AddContact{ContactID: "k1", Name: "Anna Lind", Email: "anna@example.com"}, Actor: actor})
+	res, err := h.Execute(context.Background(), command.Request{ProjectID: id, Command: domain.AddContact{ContactID: "k1", Name: "Anna Lind", Email: "anna@example.com"}, Actor: actor})
 
 	if err != nil {
 		t.Fatalf("addContact failed: %v", err)
@@ -129,19 +117,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestProjectorStalledWhileKeysDown(t *testing.T) {
 	store := openStore(t)
 	keys := &downKeys{Keyring: keyringtest.New(t)}
-	codec := eventstore.NewCodec(keys)
-	models := readmodel.NewModels()
-	projector := readmodel.NewProjector(store, codec, models, zerolog.Nop())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- projector.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-projector.CaughtUp()
-	h := command.NewHandler(store, codec, models, zerolog.Nop(), nil)
-	res, err := h.Execute(context.Background(), command.Request{Command: hostedStart("c1"), Actor: actor})
-	if err != nil {
-		t.Fatal(err)
-	}
+	models, projector, h, res := startWithKeys(t, store, keys)
 
 	keys.down.Store(true)
 	written := make(chan error, 1)
@@ -161,4 +137,24 @@ func TestProjectorStalledWhileKeysDown(t *testing.T) {
 	if v, _ := models.Project(res.ProjectID); len(v.Contacts) != 1 {
 		t.Errorf("read model has %d contacts, want the one added", len(v.Contacts))
 	}
+}
+
+// startWithKeys runs a projector and a handler on store with keys, and
+// starts one project.
+func startWithKeys(t *testing.T, store eventstore.Store, keys eventstore.Keyring) (*readmodel.Models, *readmodel.Projector, *command.Handler, command.Result) {
+	t.Helper()
+	codec := eventstore.NewCodec(keys)
+	models := readmodel.NewModels()
+	projector := readmodel.NewProjector(store, codec, models, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- projector.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-projector.CaughtUp()
+	h := command.NewHandler(store, codec, models, zerolog.Nop(), nil)
+	res, err := h.Execute(context.Background(), command.Request{Command: hostedStart("c1"), Actor: actor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return models, projector, h, res
 }

@@ -108,7 +108,7 @@ type Codec struct {
 // OnDestroyError sets the function that receives the errors of data keys
 // that decoding an erasure (or meeting a lost key) tried and failed to
 // destroy, for a reason that a retry does not fix. Decoding goes on, so
-// that the read models show the erasure; the function should log the error
+// that the read models show the erasure. The function should log the error
 // for an operator, because the key stays in the key storage until a later
 // read of the erasure destroys it. Call it before the codec is used.
 func (c *Codec) OnDestroyError(f func(projectID string, err error)) { c.onDestroyError = f }

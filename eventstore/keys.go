@@ -38,10 +38,11 @@ type Keyring interface {
 	Forget(projectID string)
 }
 
-// IsTransient reports whether err may pass if the operation is retried:
-// the store or the key storage could not be reached, a deadline passed, or
-// a data key is wrapped by another master key, which a restart with the
-// right key fixes. Readers wait on these instead of skipping an event.
+// IsTransient reports whether err may pass if the operation is retried.
+// That is so when the store or the key storage could not be reached, when
+// a deadline passed, and when a data key is wrapped by another master key,
+// which a restart with the right key fixes. Readers wait on these instead
+// of skipping an event.
 func IsTransient(err error) bool {
 	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrWrongMasterKey)
 }

@@ -194,10 +194,10 @@ const destroyTimeout = 10 * time.Second
 
 // destroyErased destroys the data key of a project whose erasure event is
 // being decoded. The command that appended the event destroys the key
-// right after, but it can fail, crash or run in another process, so every
-// process that reads the erasure destroys the key too: no reader then
-// keeps the key, in storage or in memory. A transient error is returned,
-// so that the projector retries instead of skipping the erasure.
+// right after, but it can fail, crash or run in another process. So every
+// process that reads the erasure destroys the key too, and no reader keeps
+// the key in storage or in memory. A transient error is returned, so that
+// the projector retries instead of skipping the erasure.
 func (c *Codec) destroyErased(ctx context.Context, projectID string) error {
 	return c.destroy(ctx, projectID, "destroy the data key of erased project %s: %w")
 }
