@@ -241,8 +241,8 @@ func (f *File) Create(ctx context.Context, projectID string, wrapped []byte) err
 }
 
 // Destroy implements Storage. It replaces the wrapped key by the destroyed
-// marker and then compacts the file. It compacts also when the key was
-// already destroyed, so a call after a failed compaction retries it.
+// marker and then compacts the file. For a key already destroyed it writes
+// nothing, unless an earlier compaction failed, which it then retries.
 func (f *File) Destroy(ctx context.Context, projectID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -256,22 +256,22 @@ func (f *File) Destroy(ctx context.Context, projectID string) error {
 		return f.closedError()
 	}
 
-	changed := false
-	err := f.db.Update(func(tx *bolt.Tx) error {
-		bucket := tx.Bucket(bucketName)
-		key := []byte(projectID)
-		if bytes.Equal(bucket.Get(key), destroyedMarker) {
-			return nil
-		}
-		changed = true
-		return bucket.Put(key, destroyedMarker)
+	// A bbolt update commits and syncs even when it changes nothing, so
+	// a destroyed key is looked up in a read transaction first.
+	destroyed := false
+	err := f.db.View(func(tx *bolt.Tx) error {
+		destroyed = bytes.Equal(tx.Bucket(bucketName).Get([]byte(projectID)), destroyedMarker)
+		return nil
 	})
+	if err == nil && !destroyed {
+		err = f.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketName).Put([]byte(projectID), destroyedMarker)
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("destroy data key of project %s in %s: %w", projectID, f.path, err)
 	}
-	// Every reader of an erasure destroys the key again, so a key that
-	// was destroyed and compacted away returns here without compacting.
-	if !changed && !f.compactPending {
+	if destroyed && !f.compactPending {
 		return nil
 	}
 	f.compactPending = true

@@ -48,7 +48,7 @@ type Keyring struct {
 	master  *MasterKey
 	storage Storage
 
-	mu sync.Mutex // guards cache and forgetCount
+	mu sync.Mutex // guards cache, destroyed and forgetCount
 	// cache maps project ids to unwrapped data keys. Callers get copies, so
 	// Forget can wipe these slices.
 	cache map[string][]byte
@@ -56,6 +56,10 @@ type Keyring struct {
 	// no Forget ran since the read started, so a DataKey that races with
 	// DestroyKey cannot put the destroyed key back into the cache.
 	forgetCount uint64
+	// destroyed lists the projects whose keys this keyring destroyed. Every
+	// read of an erasure event destroys the key, and the list spares those
+	// reads a write to the key storage.
+	destroyed map[string]bool
 	// checked is set once CheckMasterKey succeeded. New data keys are made
 	// only after that, so that a wrong master key cannot wrap any.
 	checked atomic.Bool
@@ -66,7 +70,7 @@ var _ eventstore.Keyring = (*Keyring)(nil)
 // New returns a keyring that wraps data keys with master and stores them in
 // storage.
 func New(master *MasterKey, storage Storage) *Keyring {
-	return &Keyring{master: master, storage: storage, cache: make(map[string][]byte)}
+	return &Keyring{master: master, storage: storage, cache: make(map[string][]byte), destroyed: make(map[string]bool)}
 }
 
 // DataKey implements eventstore.Keyring.
@@ -138,10 +142,20 @@ func (k *Keyring) remember(projectID string, key []byte, forgetCount uint64) {
 // DestroyKey implements eventstore.Keyring.
 func (k *Keyring) DestroyKey(ctx context.Context, projectID string) error {
 	k.Forget(projectID)
+	k.mu.Lock()
+	done := k.destroyed[projectID]
+	k.mu.Unlock()
+	if done {
+		return nil
+	}
+
 	if err := k.storage.Destroy(ctx, projectID); err != nil {
 		return fmt.Errorf("destroy data key of project %s: %w", projectID, err)
 	}
 	k.Forget(projectID)
+	k.mu.Lock()
+	k.destroyed[projectID] = true
+	k.mu.Unlock()
 	return nil
 }
 
