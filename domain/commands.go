@@ -518,7 +518,7 @@ func (p *Project) revealSecret(c RevealSecret) ([]Event, error) {
 	if _, ok := p.answers[key]; !ok {
 		return nil, notFound("questionId", "question %q has no answer in project %q", key, p.id)
 	}
-	if p.unreadable[key] {
+	if p.AnswerErased(key) {
 		return nil, violation(RulePersonalDataErased, nil, "the answer to %q in project %q cannot be read, because the project's data key is gone; erase its personal data with eraseProjectPersonalData", key, p.id)
 	}
 	return []Event{&SecretRevealed{QuestionID: q.ID, SystemID: c.SystemID, Version: p.version}}, nil

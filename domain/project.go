@@ -128,6 +128,10 @@ func (p *Project) Answer(key AnswerKey) (string, bool) {
 	return v, ok
 }
 
+// AnswerErased reports whether the current answer to key was erased with
+// the project's data key.
+func (p *Project) AnswerErased(key AnswerKey) bool { return p.unreadable[key] }
+
 // StepCompleted reports whether the step is completed.
 func (p *Project) StepCompleted(stepID string) bool { return p.completed[stepID] }
 

@@ -127,7 +127,7 @@ func (d *ProjectDiff) add(s *projectState, env eventstore.Envelope) {
 			if !e.Erased {
 				change.NewValue = MaskSecret(change.NewValue)
 			}
-			if had && (old != domain.ErasedValue || !p.Erased() && !e.Erased) {
+			if had && !p.AnswerErased(key) {
 				change.OldValue = MaskSecret(change.OldValue)
 			}
 		}

@@ -23,7 +23,7 @@ const KeyFileName = "keys.db"
 
 // DevMasterKeyFileName is the master key file that serve creates in the
 // data directory when no master key is configured. It suits development
-// only, because whoever copies the data directory gets the key with it.
+// only, because a copy of the data directory carries the key with it.
 const DevMasterKeyFileName = "master.key"
 
 // addKeyFlags adds the flags that locate the master key.
@@ -68,16 +68,13 @@ func loadMasterKey(cfg Config, log zerolog.Logger) (*keyring.MasterKey, error) {
 }
 
 // createDevMasterKey creates the development key file in the data
-// directory. It refuses when storage already holds keys, which another
-// master key wrapped: a new key could open none of them.
-func createDevMasterKey(ctx context.Context, cfg Config, storage keyring.Storage, log zerolog.Logger) (*keyring.MasterKey, error) {
+// directory. recordedID is the master key that the key storage records.
+// Creating fails when there is one, because a new key would open none of
+// the data keys that it wrapped.
+func createDevMasterKey(cfg Config, recordedID string, log zerolog.Logger) (*keyring.MasterKey, error) {
 	path := filepath.Join(cfg.DataDir, DevMasterKeyFileName)
-	id, err := keyring.RecordedMasterKeyID(ctx, storage)
-	if err != nil {
-		return nil, err
-	}
-	if id != "" {
-		return nil, fmt.Errorf("the key storage holds data keys wrapped by master key %s, and no master key is configured (%s does not exist); pass that key with --master-key-file (%s)", id, path, envName("master-key-file"))
+	if recordedID != "" {
+		return nil, fmt.Errorf("the key storage contains data keys wrapped by master key %s, and no master key is configured (%s does not exist); pass that key with --master-key-file (%s)", recordedID, path, envName("master-key-file"))
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
@@ -134,12 +131,15 @@ func openCodec(ctx context.Context, cfg Config, store eventstore.Store, create b
 	return codec, keys, nil
 }
 
-// checkedKeyring returns the keyring on storage after checking, in this
-// order, that the storage is not an empty one beside a log with events,
-// that a development master key may be created when master is nil, and
-// that the master key is the one that wraps the data keys.
+// checkedKeyring returns the keyring on storage after three checks. The
+// storage must not be an empty one beside a log with events. A development
+// master key is created, when master is nil, only for an unused storage.
+// The master key must be the one that wraps the data keys.
 func checkedKeyring(ctx context.Context, cfg Config, store eventstore.Store, storage keyring.Storage, master *keyring.MasterKey, log zerolog.Logger) (*keyring.Keyring, error) {
-	err := checkKeyStorageInUse(ctx, cfg, store, storage)
+	recordedID, err := keyring.RecordedMasterKeyID(ctx, storage)
+	if err == nil {
+		err = checkKeyStorageInUse(ctx, cfg, store, recordedID)
+	}
 	if errors.Is(err, eventstore.ErrUnavailable) {
 		// The keyring checks the master key again before it makes the
 		// first data key.
@@ -150,7 +150,7 @@ func checkedKeyring(ctx context.Context, cfg Config, store eventstore.Store, sto
 		return nil, err
 	}
 	if master == nil {
-		if master, err = createDevMasterKey(ctx, cfg, storage, log); err != nil {
+		if master, err = createDevMasterKey(cfg, recordedID, log); err != nil {
 			return nil, err
 		}
 	}
@@ -251,15 +251,14 @@ type storeKeyStorage struct {
 
 func (s *storeKeyStorage) Close() error { return errors.Join(s.Storage.Close(), s.store.Close()) }
 
-// checkKeyStorageInUse refuses a key storage that has never been used
-// beside an event log that already holds project events. Such a key
-// storage was most likely lost or pointed elsewhere, and going on would
-// show every sealed value as erased. --new-key-storage accepts it, for a
-// log written before sealing existed.
-func checkKeyStorageInUse(ctx context.Context, cfg Config, store eventstore.Store, storage keyring.Storage) error {
-	id, err := keyring.RecordedMasterKeyID(ctx, storage)
-	if err != nil || id != "" || cfg.NewKeyStorage {
-		return err
+// checkKeyStorageInUse rejects a key storage that has never been used
+// (recordedID is empty) beside an event log that already contains project
+// events. Such a key storage was most likely lost or pointed elsewhere, and
+// going on would show every sealed value as erased. --new-key-storage
+// accepts it, for a log written before sealing existed.
+func checkKeyStorageInUse(ctx context.Context, cfg Config, store eventstore.Store, recordedID string) error {
+	if recordedID != "" || cfg.NewKeyStorage {
+		return nil
 	}
 	events, err := store.ReadAll(ctx, eventstore.Start, 1, eventstore.Filter{StreamPrefix: eventstore.StreamPrefix})
 	if err != nil || len(events) == 0 {
