@@ -172,8 +172,9 @@ func (h *Handler) Execute(ctx context.Context, req Request) (Result, error) {
 		destroyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if err := h.codec.DestroyKey(destroyCtx, req.ProjectID); err != nil {
-			// The projector destroys it before it applies the erasure, which
-			// WaitFor below waits for, so the answer still means erased.
+			// The projector destroys the key before it applies the erasure,
+			// and WaitFor below waits for that, so the response still
+			// means erased.
 			h.log.Warn().Err(err).Str("project_id", req.ProjectID).Msg("data key not destroyed yet; the projector retries")
 		} else {
 			h.log.Info().Str("project_id", req.ProjectID).Str("correlation_id", req.CorrelationID).Str("user_id", req.Actor.UserID).Msg("data key destroyed")

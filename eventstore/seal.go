@@ -36,6 +36,7 @@ func (c *Codec) seal(ctx context.Context, eventID, projectID string, e domain.Pe
 		return nil, fmt.Errorf("event type %s does not carry personal data", e.EventType())
 	}
 	copyEvent(target, e)
+
 	fields := target.PersonalFields()
 	if !hasValues(fields) {
 		return target, nil
@@ -53,6 +54,7 @@ func (c *Codec) seal(ctx context.Context, eventID, projectID string, e domain.Pe
 	if err != nil {
 		return nil, fmt.Errorf("seal %s: %w", e.EventType(), err)
 	}
+
 	aead, err := newAEAD(key)
 	if err != nil {
 		return nil, err
@@ -84,7 +86,7 @@ func (c *Codec) open(ctx context.Context, eventID, projectID string, e domain.Pe
 		}
 		if aead == nil {
 			if c.keys == nil {
-				return errors.New("the event holds sealed personal data and no keyring is configured")
+				return errors.New("the event contains sealed personal data, but no keyring is configured; configure the master key that wraps the data keys")
 			}
 			key, err := c.keys.DataKey(ctx, projectID, false)
 			if errors.Is(err, ErrKeyNotFound) {

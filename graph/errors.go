@@ -78,7 +78,7 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 			log.Warn().Err(err).Str("request_id", RequestInfoFrom(ctx).RequestID).Msg("event store unavailable")
 		case gqlErr.Extensions["code"] != nil:
 		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-			// The client went away; nobody reads this answer.
+			// The client went away, so the response is never read.
 			log.Info().Str("request_id", RequestInfoFrom(ctx).RequestID).Str("path", gqlErr.Path.String()).Msg("request cancelled by the client")
 			gqlErr.Message = "the request was cancelled"
 			gqlErr.Extensions["code"] = CodeInternal

@@ -25,7 +25,7 @@ var internalDataMembers = []string{"notes", "description"}
 // an internal note and event data without internal notes when the caller
 // is a customer.
 func hideInternalNotes(ctx context.Context, fc *graphql.FieldContext, next graphql.Resolver) (any, error) {
-	// Most fields are none of these, and this runs for every field.
+	// This runs for every field, and most fields have other names.
 	switch fc.Field.Name {
 	case "notes", "description", "data":
 	default:

@@ -181,8 +181,8 @@ func (k *Keyring) Close() error { return k.storage.Close() }
 // can be run again. It returns how many keys it rewrapped.
 //
 // The master key check is replaced by a rotation marker first and by the
-// new key last, so that no server starts while some data keys are wrapped
-// by one key and some by the other: CheckMasterKey fails on the marker.
+// new key last. CheckMasterKey fails on the marker, so no server starts
+// while some data keys are wrapped by one key and some by the other.
 func Rotate(ctx context.Context, storage Storage, old, next *MasterKey) (int, error) {
 	// Pass 1: mark the rotation, unless it is marked or finished.
 	_, err := storage.Rewrap(ctx, func(projectID string, wrapped []byte) ([]byte, error) {

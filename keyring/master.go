@@ -161,9 +161,9 @@ func (m *MasterKey) Unwrap(projectID string, wrapped []byte) ([]byte, error) {
 	return key, nil
 }
 
-// rotationVersion is the first byte of the rotation marker, which stands in
-// the master key check while a rotation runs: the marker, then the ids of
-// the old and the new master key.
+// rotationVersion is the first byte of the rotation marker, which replaces
+// the master key check while a rotation runs. The ids of the old and the
+// new master key follow it.
 const rotationVersion = 2
 
 // rotationMarker returns the marker of a rotation from old to next.

@@ -3103,7 +3103,7 @@ input RevealSecretInput {
 
 input ErasePersonalDataInput {
   projectId: ID!
-  "Why the data is erased, such as the customer's request; kept in the history."
+  "The reason for the erasure, such as the customer's request. It is kept in the history."
   reason: String!
   idempotencyKey: String
 }

@@ -89,7 +89,7 @@ type ContactChange struct {
 
 type ErasePersonalDataInput struct {
 	ProjectID string `json:"projectId"`
-	// Why the data is erased, such as the customer's request; kept in the history.
+	// The reason for the erasure, such as the customer's request. It is kept in the history.
 	Reason         string  `json:"reason"`
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
